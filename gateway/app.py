@@ -1,0 +1,148 @@
+"""Composition root: build the parts from config, start listeners, handle signals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.checkpoint import Checkpoint, Recorder
+from gateway.config import Config, ConfigError, load_config
+from gateway.identity.authenticator import Authenticator
+from gateway.keys import load_audit_key, server_tls_context
+from gateway.model import Session
+from gateway.policy import load_policy
+from gateway.postgres.listener import PostgresGateway
+from gateway.ssh.server import SshGateway
+from gateway.store.base import Store
+from gateway.store.sqlite import open_store
+
+log = logging.getLogger("airlock")
+
+
+@dataclass
+class Bound:
+    """Ports actually bound (tests bind port 0)."""
+
+    postgres: int | None = None
+    ssh: int | None = None
+    http: int | None = None
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class Airlock:
+    def __init__(self, config: Config, checkpoint: Checkpoint | None = None) -> None:
+        self.config = config
+        self.store: Store = open_store(config.store, config.store_path)
+        self.authenticator = Authenticator(config)
+        self.checkpoint = checkpoint or Checkpoint(load_policy(config.policy_raw))
+        self.recorder = self._make_recorder(config)
+        self.postgres: PostgresGateway | None = None
+        self.ssh: SshGateway | None = None
+        self.bound = Bound()
+        self.started = time.time()
+
+    @staticmethod
+    def _make_recorder(config: Config) -> object | None:
+        from gateway.recording.redact import Redactor
+        from gateway.recording.writer import Durability, Recorder
+
+        if not config.keys.audit_key.exists():
+            raise ConfigError(
+                "keys.audit_key", f"{config.keys.audit_key} does not exist (run `airlock init`)"
+            )
+        return Recorder(
+            config.recording.directory,
+            load_audit_key(config.keys.audit_key),
+            Redactor(config.recording.redact_patterns, config.recording.sensitive_columns),
+            Durability(config.recording.durability),
+            rows_limit=config.recording.rows_limit,
+            rows_bytes_limit=config.recording.rows_bytes_limit,
+            node=config.node,
+        )
+
+    def open_transcript(self, session: Session) -> Recorder | None:
+        if self.recorder is None:
+            return None
+        return self.recorder.open(  # type: ignore[attr-defined,no-any-return]
+            session.id,
+            protocol=session.protocol.value,
+            user=session.identity.user,
+            groups=sorted(session.identity.groups),
+            source=session.identity.source,
+            agent=session.agent,
+            client_addr=session.client_addr,
+            target=session.target,
+            tls=session.tls,
+            reason=session.reason,
+        )
+
+    async def start(self) -> Bound:
+        config = self.config
+        await self.store.open()
+        pg = config.postgres
+        if pg.listen is not None:
+            tls = (
+                server_tls_context(pg.tls_cert, pg.tls_key) if pg.tls_cert and pg.tls_key else None
+            )
+            self.postgres = PostgresGateway(
+                config, self.authenticator, self.checkpoint, self.store, self.open_transcript, tls
+            )
+            self.bound.postgres = await self.postgres.start(pg.listen.host, pg.listen.port)
+            log.info("postgres listening on %s:%s", pg.listen.host, self.bound.postgres)
+        if config.ssh.listen is not None:
+            self.ssh = SshGateway(config, self.authenticator, self.checkpoint, self.open_transcript)
+            self.bound.ssh = await self.ssh.start(config.ssh.listen.host, config.ssh.listen.port)
+            log.info("ssh listening on %s:%s", config.ssh.listen.host, self.bound.ssh)
+        return self.bound
+
+    async def stop(self) -> None:
+        if self.postgres is not None:
+            await self.postgres.close()
+        if self.ssh is not None:
+            await self.ssh.close()
+        aclose = getattr(self.recorder, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        await self.store.close()
+
+    def reload(self) -> bool:
+        """SIGHUP: swap users, targets and policy atomically, or keep the old ones."""
+        if self.config.path is None:
+            return False
+        try:
+            config = load_config(self.config.path)
+            policy = load_policy(config.policy_raw)
+            authenticator = Authenticator(config)
+        except ConfigError as exc:
+            log.error("reload rejected, keeping the running config: %s", exc)
+            return False
+        self.config = config
+        self.authenticator = authenticator
+        self.checkpoint.replace_policy(policy)
+        if self.postgres is not None:
+            self.postgres.reconfigure(config, authenticator)
+        if self.ssh is not None:
+            self.ssh.config, self.ssh.authenticator = config, authenticator
+        log.info("configuration reloaded from %s", config.path)
+        return True
+
+
+async def serve(config_path: Path) -> int:
+    config = load_config(config_path)
+    app = Airlock(config)
+    await app.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, app.reload)
+    print(f"airlock: ready (postgres port {app.bound.postgres})", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await app.stop()
+    return 0

@@ -1,0 +1,225 @@
+"""THE decision point: classify -> policy -> (approval wait) -> record -> outcome.
+
+Both protocol relays call only :meth:`Checkpoint.decide`; nothing else decides whether bytes
+reach an upstream. Every failure inside (classifier, policy, recorder, reviewer) fails
+closed: the action is refused with a message that says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from gateway.model import Action, ActionKind, Decision, Notify, Outcome, Session, Verdict
+from protocols.classification import Classification
+from protocols.sql import LexingState, SqlClassifierCache
+
+if TYPE_CHECKING:
+    from gateway.policy import Policy
+
+log = logging.getLogger("airlock.checkpoint")
+
+
+class Recorder(Protocol):
+    """What the checkpoint needs from a transcript writer (gateway.recording.writer)."""
+
+    def write(self, event_type: str, **fields: Any) -> str: ...
+
+    def statement(
+        self,
+        raw: bytes,
+        text: str,
+        *,
+        kind: str = ...,
+        categories: Iterable[str] = ...,
+        objects: Sequence[str] = ...,
+        verdict: str,
+        rule: str = ...,
+        request_id: str | None = ...,
+        **extra: object,
+    ) -> str: ...
+
+
+class Reviewer(Protocol):
+    """Turns a `review` verdict into an outcome (the approvals broker implements it)."""
+
+    async def review(
+        self, ctx: SessionContext, action: Action, classification: Classification, verdict: Verdict
+    ) -> Outcome: ...
+
+
+async def _no_notify(_: str) -> None:
+    return None
+
+
+@dataclass(slots=True, eq=False)
+class SessionContext:
+    """Per-session state the checkpoint reads: who, the transcript, and SQL lexing state."""
+
+    session: Session
+    recorder: Recorder | None = None
+    notify: Notify = _no_notify
+    lexing: LexingState = field(default_factory=LexingState)
+    prepared: dict[str, Classification] = field(default_factory=dict)
+    cache: dict[tuple[bytes, LexingState, int], Outcome] = field(default_factory=dict)
+
+
+class RefuseAllReviews:
+    """Until a broker is configured, `review` refuses, saying approval is required."""
+
+    async def review(
+        self, ctx: SessionContext, action: Action, classification: Classification, verdict: Verdict
+    ) -> Outcome:
+        return Outcome(
+            False,
+            classification,
+            verdict,
+            f"airlock: approval required ({', '.join(sorted(classification.categories))}; "
+            f"rule {verdict.rule}) and no approval channel is configured",
+        )
+
+
+def classify(action: Action, ctx: SessionContext) -> Classification:
+    """Classify an action by its protocol; relays that classify themselves pass it in."""
+    if action.classification is not None:
+        return action.classification
+    if action.kind in (ActionKind.QUERY, ActionKind.PARSE):
+        return SQL_CACHE.classify(action.text, ctx.lexing, ctx.prepared)
+    if action.kind in (ActionKind.EXEC, ActionKind.SHELL_LINE):
+        from protocols.shell import classify_shell
+
+        return classify_shell(action.text)
+    return Classification.unknown(f"no classifier for {action.kind}")
+
+
+#: One process-wide exact-text cache (text + lexing state); policy is applied after it, so
+#: a policy reload needs no flush. Single-threaded: only the event loop touches it.
+SQL_CACHE = SqlClassifierCache(8192)
+
+#: Test and benchmark hook: awaited before deciding (the seam's "only this session waits").
+DelayHook = Callable[[SessionContext, Action], Awaitable[None]]
+
+_CACHE_LIMIT = 512
+
+
+class Checkpoint:
+    def __init__(
+        self,
+        policy: Policy,
+        reviewer: Reviewer | None = None,
+        delay: DelayHook | None = None,
+    ) -> None:
+        self.policy = policy
+        self.reviewer: Reviewer = reviewer or RefuseAllReviews()
+        self.delay = delay
+
+    def replace_policy(self, policy: Policy) -> None:
+        """Atomic swap on reload: statements decided after this see the new policy."""
+        self.policy = policy
+
+    def check(self, ctx: SessionContext, action: Action) -> Outcome | Awaitable[Outcome]:
+        """An Outcome now when nothing needs to wait (the hot path), else an awaitable.
+
+        Relays on the hot path call this and await only when they got an awaitable; the
+        awaitable suspends only the calling session.
+        """
+        key = (action.raw, ctx.lexing, self.policy.version)
+        cached = ctx.cache.get(key)
+        if cached is not None and self.delay is None:
+            return self._finish(ctx, action, cached, None)
+        if self.delay is not None:
+            return self._delayed(ctx, action, key)
+        try:
+            classification = classify(action, ctx)
+            verdict = self.policy.evaluate(ctx.session, action, classification)
+        except Exception as exc:  # fail closed on anything unexpected
+            return self._failed(exc)
+        if verdict.decision is Decision.ALLOW:
+            return self._finish(ctx, action, Outcome(True, classification, verdict), key)
+        if verdict.decision is Decision.DENY:
+            message = f"airlock: denied by rule {verdict.rule}: {verdict.reason}"
+            return self._finish(ctx, action, Outcome(False, classification, verdict, message), None)
+        return self._review(ctx, action, classification, verdict)
+
+    async def decide(self, ctx: SessionContext, action: Action) -> Outcome:
+        result = self.check(ctx, action)
+        return result if isinstance(result, Outcome) else await result
+
+    async def _delayed(
+        self, ctx: SessionContext, action: Action, key: tuple[bytes, LexingState, int]
+    ) -> Outcome:
+        try:
+            assert self.delay is not None
+            await self.delay(ctx, action)
+            classification = classify(action, ctx)
+            verdict = self.policy.evaluate(ctx.session, action, classification)
+        except Exception as exc:
+            return self._failed(exc)
+        if verdict.decision is Decision.REVIEW:
+            return await self._review(ctx, action, classification, verdict)
+        allowed = verdict.decision is Decision.ALLOW
+        message = "" if allowed else f"airlock: denied by rule {verdict.rule}: {verdict.reason}"
+        return self._finish(ctx, action, Outcome(allowed, classification, verdict, message), None)
+
+    async def _review(
+        self, ctx: SessionContext, action: Action, classification: Classification, verdict: Verdict
+    ) -> Outcome:
+        try:
+            outcome = await self.reviewer.review(ctx, action, classification, verdict)
+        except Exception as exc:
+            return self._failed(exc)
+        return self._finish(ctx, action, outcome, None)
+
+    @staticmethod
+    def _failed(exc: Exception) -> Outcome:
+        log.error("checkpoint failed; refusing: %r", exc, exc_info=exc)
+        return Outcome(
+            False,
+            Classification.unknown(f"checkpoint error: {type(exc).__name__}"),
+            Verdict(Decision.DENY, "internal-error", str(exc)),
+            f"airlock: refused because the checkpoint failed ({type(exc).__name__})",
+        )
+
+    def _finish(
+        self,
+        ctx: SessionContext,
+        action: Action,
+        outcome: Outcome,
+        cache_key: tuple[bytes, LexingState, int] | None,
+    ) -> Outcome:
+        if not self._record(ctx, action, outcome):
+            return Outcome(
+                False,
+                outcome.classification,
+                outcome.verdict,
+                "airlock: refused because the transcript could not be written",
+            )
+        if cache_key is not None and outcome.classification.cacheable:
+            if len(ctx.cache) >= _CACHE_LIMIT:
+                ctx.cache.clear()
+            ctx.cache[cache_key] = outcome
+        return outcome
+
+    @staticmethod
+    def _record(ctx: SessionContext, action: Action, outcome: Outcome) -> bool:
+        """Record before forward (invariant 3): False means the action must be refused."""
+        if ctx.recorder is None:
+            return True
+        try:
+            ctx.recorder.statement(
+                action.raw,
+                action.text,
+                kind=action.kind.value,
+                categories=outcome.classification.categories,
+                objects=list(outcome.classification.objects),
+                verdict=outcome.verdict.decision.value,
+                allowed=outcome.allowed,
+                rule=outcome.verdict.rule,
+                request_id=outcome.request_id,
+            )
+        except Exception:
+            log.exception("recorder failed; refusing the action")
+            return False
+        return True

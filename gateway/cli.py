@@ -1,0 +1,182 @@
+"""The `airlock` command. Each verb module registers itself; this file only dispatches."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import importlib
+import logging
+import secrets
+import sys
+from pathlib import Path
+
+from gateway import __version__
+from gateway.config import ConfigError, load_config
+
+#: Modules that add verbs with `register(subparsers)`; a missing one is skipped.
+VERB_MODULES = (
+    "gateway.cli_check",
+    "gateway.cli_recording",
+    "gateway.cli_identity",
+    "gateway.cli_approvals",
+)
+
+CONFIG_TEMPLATE = """\
+# Airlock configuration written by `airlock init`. Every key is documented in
+# config.example.toml; paths are relative to this file's directory.
+
+[gateway]
+node = "{node}"
+state_dir = "state"
+store = "sqlite"
+
+[postgres]
+listen = "{host}:{pg_port}"
+tls_cert = "state/keys/tls.crt"
+tls_key = "state/keys/tls.key"
+
+[ssh]
+listen = "{host}:{ssh_port}"
+host_key = "state/keys/ssh_host_ed25519"
+
+[http]
+listen = "{host}:{http_port}"
+
+[users.{admin}]
+password_hash = "{admin_hash}"
+groups = ["admins"]
+{targets}"""
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from gateway.identity.passwords import make_verifier
+    from gateway.keys import write_audit_key, write_ssh_host_key, write_tls_certificate
+
+    directory = Path(args.dir).resolve()
+    config_path = directory / "airlock.toml"
+    if config_path.exists() and not args.force:
+        print(f"airlock: {config_path} exists (use --force to overwrite)", file=sys.stderr)
+        return 1
+    keys = directory / "state" / "keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    write_audit_key(keys / "audit_ed25519", keys / "audit_ed25519.pub")
+    write_ssh_host_key(keys / "ssh_host_ed25519")
+    write_tls_certificate(keys / "tls.crt", keys / "tls.key", ("localhost", "127.0.0.1", "::1"))
+    password = args.admin_password or secrets.token_urlsafe(12)
+    targets = ""
+    if args.demo_postgres:
+        host, _, port = args.demo_postgres.rpartition(":")
+        targets = (
+            f'\n[targets.demo]\nprotocol = "postgres"\nhost = "{host or "127.0.0.1"}"\n'
+            f'port = {int(port)}\ndatabase = "postgres"\nuser = "{args.demo_user}"\n'
+        )
+    config_path.write_text(
+        CONFIG_TEMPLATE.format(
+            node=args.node,
+            host=args.host,
+            pg_port=args.postgres_port,
+            ssh_port=args.ssh_port,
+            http_port=args.http_port,
+            admin=args.admin,
+            admin_hash=make_verifier(password),
+            targets=targets,
+        )
+    )
+    load_config(config_path)  # what init writes must load
+    print(f"airlock: wrote {config_path} and keys under {keys}")
+    if not args.admin_password:
+        print(f"airlock: user {args.admin!r} password: {password}  (shown once)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gateway.app import serve
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency; stdlib loop works too
+        pass
+    return asyncio.run(serve(Path(args.config)))
+
+
+def cmd_passwd(args: argparse.Namespace) -> int:
+    from gateway.identity.passwords import make_verifier
+
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("airlock: passwords differ", file=sys.stderr)
+            return 1
+    if not password:
+        print("airlock: empty password refused", file=sys.stderr)
+        return 1
+    print(make_verifier(password))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="airlock", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"airlock {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    p = sub.add_parser("init", help="write a working config, keys and a TLS certificate")
+    p.add_argument("--dir", required=True, help="directory for airlock.toml and state/")
+    p.add_argument("--force", action="store_true", help="overwrite an existing config")
+    p.add_argument("--node", default="node-1")
+    p.add_argument("--host", default="127.0.0.1", help="listen address for all listeners")
+    p.add_argument("--postgres-port", type=int, default=6432)
+    p.add_argument("--ssh-port", type=int, default=2222)
+    p.add_argument("--http-port", type=int, default=8080)
+    p.add_argument("--admin", default="admin", help="name of the first local user")
+    p.add_argument("--admin-password", help="its password (default: generated and printed)")
+    p.add_argument("--demo-postgres", metavar="HOST:PORT", help="add a Postgres target 'demo'")
+    p.add_argument("--demo-user", default="postgres")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("serve", help="run the gateway in the foreground")
+    p.add_argument("--config", required=True)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("passwd", help="print a password hash for a local user's config")
+    p.add_argument("--stdin", action="store_true", help="read the password from stdin")
+    p.set_defaults(func=cmd_passwd)
+
+    for name in VERB_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"airlock: config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

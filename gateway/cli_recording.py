@@ -1,0 +1,283 @@
+"""``airlock sessions``, ``airlock replay`` and ``airlock verify``.
+
+With ``--config`` they use the configured transcript directory, audit public key and the
+store (session list, head hashes). ``--dir`` and ``--public-key`` work on a transcript
+directory alone, e.g. a copy on an auditor's machine that holds the public key off-host.
+Exit codes: 0 ok, 1 a transcript failed verification, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    load_pem_public_key,
+    load_ssh_public_key,
+)
+
+from gateway.recording import replay
+from gateway.recording.reader import read_events, session_info
+from gateway.recording.verify import (
+    VerifyReport,
+    find_transcript,
+    transcripts,
+    verify_all,
+    verify_session,
+)
+
+EXIT_OK, EXIT_TAMPERED, EXIT_USAGE = 0, 1, 2
+DEFAULT_CONFIG = "/etc/airlock/airlock.toml"
+
+
+class UsageError(Exception):
+    pass
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """An Ed25519 public key in PEM (SubjectPublicKeyInfo) or OpenSSH form."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read public key {path}: {exc.strerror}") from exc
+    try:
+        if data.lstrip().startswith(b"ssh-ed25519"):
+            key: Any = load_ssh_public_key(data.strip())
+        else:
+            key = load_pem_public_key(data)
+    except ValueError as exc:
+        raise UsageError(f"{path} is not a PEM or OpenSSH public key") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise UsageError(f"{path} is not an Ed25519 key")
+    return key
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from gateway.config import ConfigError, load_config
+
+    path = getattr(args, "config", None) or os.environ.get("AIRLOCK_CONFIG") or DEFAULT_CONFIG
+    try:
+        return load_config(path)
+    except (ConfigError, OSError) as exc:
+        raise UsageError(f"{exc} (or give --dir and --public-key)") from exc
+
+
+def _use_store(args: argparse.Namespace) -> bool:
+    return args.dir is None
+
+
+def _directory(args: argparse.Namespace) -> Path:
+    if args.dir is not None:
+        return Path(args.dir)
+    return Path(_config(args).recording.directory)
+
+
+def _public_key(args: argparse.Namespace) -> Ed25519PublicKey:
+    if args.public_key is not None:
+        return load_public_key(Path(args.public_key))
+    return load_public_key(Path(_config(args).keys.audit_public))
+
+
+async def _with_store(args: argparse.Namespace, what: str, **kw: Any) -> Any:
+    from gateway import store as store_mod
+
+    opener = getattr(store_mod, "open_store", None)
+    if opener is None:
+        raise UsageError("no store available in this build (use --dir)")
+    store = opener(_config(args))
+    if inspect.isawaitable(store):
+        store = await store
+    try:
+        return await getattr(store, what)(**kw)
+    finally:
+        await store.close()
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """``2h``/``3d``/``45m``/``30s`` ago, or an ISO 8601 date/time (local time if naive)."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
+    if m:
+        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+        return (time.time() if now is None else now) - float(m.group(1)) * unit
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError as exc:
+        raise UsageError(f"--since {text!r}: use e.g. 2h, 3d or 2024-05-01T12:00") from exc
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="config file")
+    p.add_argument("--dir", type=Path, help="transcript directory (instead of the config's)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``sessions``, ``replay`` and ``verify`` to the ``airlock`` command."""
+    p = subparsers.add_parser("sessions", help="list recorded sessions")
+    _common(p)
+    p.add_argument("--user", help="only this user's sessions")
+    p.add_argument("--target", help="only sessions to this target")
+    p.add_argument("--since", help="started after: 2h, 3d, or an ISO date/time")
+    p.set_defaults(func=run_sessions)
+
+    p = subparsers.add_parser("replay", help="show or play a recorded session")
+    _common(p)
+    p.add_argument("session", help="session id")
+    p.add_argument("--format", choices=("text", "asciicast", "json"), default="text")
+    p.add_argument("--speed", type=float, default=1.0, help="playback speed factor")
+    p.add_argument("--idle-cap", type=float, default=None, help="longest pause, seconds")
+    p.add_argument("--no-timing", action="store_true", help="print at once, no pauses")
+    p.set_defaults(func=run_replay)
+
+    p = subparsers.add_parser("verify", help="check transcripts for tampering")
+    _common(p)
+    p.add_argument("--public-key", type=Path, help="audit public key (PEM or OpenSSH)")
+    p.add_argument("session", nargs="?", help="session id (default with --all: every one)")
+    p.add_argument("--all", action="store_true", help="verify every transcript")
+    p.set_defaults(func=run_verify)
+
+
+def _fail(verb: str, exc: Exception) -> int:
+    print(f"airlock {verb}: {exc}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run_sessions(args: argparse.Namespace) -> int:
+    try:
+        since = parse_since(args.since) if args.since else None
+        rows = _list_sessions(args, since)
+    except UsageError as exc:
+        return _fail("sessions", exc)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return EXIT_OK
+    for r in rows:
+        started = datetime.fromtimestamp(float(r["started"])).isoformat(timespec="seconds")
+        state = "live" if r.get("ended") is None else "ended"
+        print(
+            f"{r['session']}  {started}  {r.get('protocol', '')}  {r.get('user', '')}"
+            f" -> {r.get('target', '')}  {r.get('client_addr', '')}  {state}"
+        )
+    return EXIT_OK
+
+
+def _list_sessions(args: argparse.Namespace, since: float | None) -> list[dict[str, Any]]:
+    if _use_store(args):
+        rows = asyncio.run(
+            _with_store(args, "list_sessions", user=args.user, target=args.target, since=since)
+        )
+        return [
+            {
+                "session": r.id,
+                "protocol": r.protocol,
+                "user": r.user,
+                "groups": list(r.groups),
+                "target": r.target,
+                "client_addr": r.client_addr,
+                "agent": r.agent,
+                "node": r.node,
+                "started": r.started_at,
+                "ended": r.ended_at,
+                "statements": r.statements,
+                "head_seq": r.head_seq,
+            }
+            for r in rows
+        ]
+    out = []
+    for path in transcripts(args.dir).values():
+        info = session_info(path)
+        if info is None:
+            continue
+        if args.user and info.user != args.user:
+            continue
+        if args.target and info.target != args.target:
+            continue
+        if since is not None and info.started < since:
+            continue
+        out.append(info.to_json())
+    out.sort(key=lambda r: (r["started"], r["session"]))
+    return out
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    try:
+        directory = _directory(args)
+    except UsageError as exc:
+        return _fail("replay", exc)
+    path = find_transcript(directory, args.session)
+    if path is None:
+        return _fail("replay", UsageError(f"no transcript for session {args.session}"))
+    events = read_events(path)
+    if args.format == "json" or args.json:
+        for ev in events:
+            print(json.dumps(ev, ensure_ascii=False))
+    elif args.format == "asciicast":
+        sys.stdout.write(replay.to_asciicast(events))
+    elif args.no_timing or not sys.stdout.isatty():
+        for line in replay.render_text(events):
+            print(line)
+    else:
+        try:
+            replay.play(events, sys.stdout, speed=args.speed, idle_cap=args.idle_cap)
+        except ValueError as exc:
+            return _fail("replay", exc)
+    return EXIT_OK
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    if bool(args.session) == bool(args.all):
+        return _fail("verify", UsageError("give a SESSION or --all"))
+    try:
+        directory = _directory(args)
+        key = _public_key(args)
+        heads: Mapping[str, tuple[int, str]] = {}
+        live: set[str] = set()
+        if _use_store(args):
+            heads = asyncio.run(_with_store(args, "session_heads"))
+            rows = asyncio.run(_with_store(args, "list_sessions"))
+            live = {r.id for r in rows if r.ended_at is None}
+    except UsageError as exc:
+        return _fail("verify", exc)
+    reports: Sequence[VerifyReport]
+    if args.all:
+        reports = verify_all(directory, key, heads, live)
+    else:
+        path = find_transcript(directory, args.session)
+        reports = [
+            verify_session(
+                path,
+                key,
+                heads.get(args.session),
+                session_id=args.session,
+                live=args.session in live,
+            )
+        ]
+    bad = [r for r in reports if not r.ok]
+    if args.json:
+        print(
+            json.dumps(
+                {"ok": not bad, "checked": len(reports), "reports": [r.to_json() for r in reports]},
+                indent=1,
+            )
+        )
+    else:
+        for r in reports:
+            if r.ok:
+                state = "signed" if r.signed else "live"
+                print(f"ok        {r.session_id}  {r.events} events, {state}")
+            for prob in r.problems:
+                where = f" event {prob.seq}" if prob.seq is not None else ""
+                print(f"{prob.kind:<13} {r.session_id}{where}: {prob.detail}")
+        print(f"{len(reports) - len(bad)} of {len(reports)} transcripts verified")
+    return EXIT_TAMPERED if bad else EXIT_OK

@@ -1,0 +1,421 @@
+"""TOML -> frozen dataclasses. The only place defaults live; every error names its key."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A config problem; the message starts with the offending key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresListener:
+    listen: Listen | None = Listen("127.0.0.1", 6432)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    require_tls: bool = False
+    cleartext_on_loopback: bool = True
+    max_message_bytes: int = 64 * 1024 * 1024
+    startup_timeout_s: float = 10.0
+    auth_failure_delay_s: float = 0.5
+    hold_notice_interval_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SshListener:
+    listen: Listen | None = Listen("127.0.0.1", 2222)
+    host_key: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpListener:
+    listen: Listen | None = Listen("127.0.0.1", 8080)
+    public_url: str = "http://127.0.0.1:8080"
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    directory: Path
+    durability: str = "os"
+    rows_limit: int = 100
+    rows_bytes_limit: int = 65536
+    retention_days: int = 0
+    redact_patterns: tuple[str, ...] = ()
+    sensitive_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    audit_key: Path
+    audit_public: Path
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    password_hash: str | None = None
+    groups: tuple[str, ...] = ()
+    ssh_keys: tuple[str, ...] = ()
+    person: str = ""
+    targets: tuple[str, ...] = ()  # empty: every target the policy allows
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    protocol: str  # postgres | ssh
+    host: str
+    port: int
+    user: str
+    database: str = ""
+    password: str | None = field(default=None, repr=False)
+    sslmode: str = "disable"
+    sslrootcert: Path | None = None
+    key_file: Path | None = None
+    known_hosts: Path | None = None
+    connect_timeout_s: float = 10.0
+    max_connections: int = 0
+    shell: str = "lines"  # SSH interactive shells: lines | review-session | deny
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None
+    node: str
+    state_dir: Path
+    store: str
+    postgres: PostgresListener
+    ssh: SshListener
+    http: HttpListener
+    recording: Recording
+    keys: Keys
+    users: Mapping[str, User]
+    targets: Mapping[str, Target]
+    policy_raw: Mapping[str, Any]
+    raw: Mapping[str, Any]
+
+    @property
+    def store_path(self) -> Path:
+        return self.state_dir / "airlock.db"
+
+
+class _Section:
+    """Typed reads from one TOML table, remembering which keys were used."""
+
+    def __init__(self, data: Mapping[str, Any], prefix: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(prefix, "must be a table")
+        self.data = data
+        self.prefix = prefix
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def get(self, name: str, kind: type[T], default: T) -> T:
+        self.used.add(name)
+        if name not in self.data:
+            return default
+        value = self.data[name]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise ConfigError(self.key(name), f"must be {kind.__name__}, got {value!r}")
+        return value
+
+    def require(self, name: str, kind: type[T]) -> T:
+        if name not in self.data:
+            raise ConfigError(self.key(name), "is required")
+        return self.get(name, kind, None)  # type: ignore[arg-type,return-value]
+
+    def strings(self, name: str) -> tuple[str, ...]:
+        value = self.get(name, list, [])
+        if not all(isinstance(v, str) for v in value):
+            raise ConfigError(self.key(name), "must be a list of strings")
+        return tuple(value)
+
+    def table(self, name: str) -> _Section:
+        self.used.add(name)
+        return _Section(self.data.get(name, {}), self.key(name))
+
+    def positive(self, name: str, kind: type[T], default: T) -> T:
+        value = self.get(name, kind, default)
+        if value <= 0:  # type: ignore[operator]
+            raise ConfigError(self.key(name), f"must be > 0, got {value!r}")
+        return value
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise ConfigError(self.key(unknown[0]), "unknown key (check the spelling)")
+
+
+def parse_listen(value: str, key: str) -> Listen | None:
+    if value in ("", "off"):
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(key, f"must be HOST:PORT or 'off', got {value!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    return Listen(host, int(port))
+
+
+def _secret(section: _Section, name: str) -> str | None:
+    """Secrets come from the environment or a file, never from the config text itself."""
+    env = section.get(f"{name}_env", str, "")
+    file = section.get(f"{name}_file", str, "")
+    if name in section.data:
+        raise ConfigError(
+            section.key(name),
+            f"secrets are not read from config text; use {name}_env or {name}_file",
+        )
+    if env:
+        if env not in os.environ:
+            raise ConfigError(section.key(f"{name}_env"), f"environment variable {env} is not set")
+        return os.environ[env]
+    if file:
+        try:
+            return Path(file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(section.key(f"{name}_file"), f"cannot read: {exc}") from exc
+    return None
+
+
+def _path(base: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def _user(name: str, sec: _Section) -> User:
+    password_hash = sec.get("password_hash", str, "") or None
+    if password_hash is not None:
+        from gateway.identity.passwords import parse_verifier
+
+        try:
+            parse_verifier(password_hash)
+        except ValueError as exc:
+            raise ConfigError(sec.key("password_hash"), str(exc)) from exc
+    user = User(
+        name=name,
+        password_hash=password_hash,
+        groups=sec.strings("groups"),
+        ssh_keys=sec.strings("ssh_keys"),
+        person=sec.get("person", str, ""),
+        targets=sec.strings("targets"),
+    )
+    sec.finish()
+    return user
+
+
+SSLMODES = ("disable", "require", "verify-ca", "verify-full")
+SHELL_MODES = ("lines", "review-session", "deny")
+
+
+def _target(name: str, sec: _Section, base: Path) -> Target:
+    protocol = sec.require("protocol", str)
+    if protocol not in ("postgres", "ssh"):
+        raise ConfigError(sec.key("protocol"), f"must be 'postgres' or 'ssh', got {protocol!r}")
+    default_port = 5432 if protocol == "postgres" else 22
+    port = sec.get("port", int, default_port)
+    if not 0 < port < 65536:
+        raise ConfigError(sec.key("port"), f"must be 1-65535, got {port}")
+    sslmode = sec.get("sslmode", str, "disable")
+    if sslmode not in SSLMODES:
+        raise ConfigError(sec.key("sslmode"), f"must be one of {', '.join(SSLMODES)}")
+    rootcert = sec.get("sslrootcert", str, "")
+    key_file = sec.get("key_file", str, "")
+    known_hosts = sec.get("known_hosts", str, "")
+    shell = sec.get("shell", str, "lines")
+    if shell not in SHELL_MODES:
+        raise ConfigError(sec.key("shell"), f"must be one of {', '.join(SHELL_MODES)}")
+    options = sec.get("options", dict, {})
+    if not all(isinstance(v, str) for v in options.values()):
+        raise ConfigError(sec.key("options"), "values must be strings")
+    target = Target(
+        name=name,
+        protocol=protocol,
+        host=sec.require("host", str),
+        port=port,
+        user=sec.require("user", str),
+        database=sec.get("database", str, name if protocol == "postgres" else ""),
+        password=_secret(sec, "password"),
+        sslmode=sslmode,
+        sslrootcert=_path(base, rootcert) if rootcert else None,
+        key_file=_path(base, key_file) if key_file else None,
+        known_hosts=_path(base, known_hosts) if known_hosts else None,
+        connect_timeout_s=sec.positive("connect_timeout_s", float, 10.0),
+        max_connections=sec.get("max_connections", int, 0),
+        shell=shell,
+        options=dict(options),
+    )
+    if sslmode.startswith("verify") and target.sslrootcert is None:
+        raise ConfigError(sec.key("sslrootcert"), f"is required with sslmode={sslmode}")
+    sec.finish()
+    return target
+
+
+def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
+    base = path.parent if path else Path.cwd()
+    root = _Section(data, "")
+    gw = root.table("gateway")
+    state_dir = _path(base, gw.get("state_dir", str, "state"))
+    node = gw.get("node", str, os.uname().nodename)
+    store = gw.get("store", str, "sqlite")
+    if store != "sqlite" and not store.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("gateway.store", "must be 'sqlite' or a postgresql:// URL")
+    gw.finish()
+
+    pg = root.table("postgres")
+    cert = pg.get("tls_cert", str, "")
+    key = pg.get("tls_key", str, "")
+    if bool(cert) != bool(key):
+        raise ConfigError(
+            "postgres.tls_key" if cert else "postgres.tls_cert", "set both or neither"
+        )
+    postgres = PostgresListener(
+        listen=parse_listen(pg.get("listen", str, "127.0.0.1:6432"), pg.key("listen")),
+        tls_cert=_path(base, cert) if cert else None,
+        tls_key=_path(base, key) if key else None,
+        require_tls=pg.get("require_tls", bool, False),
+        cleartext_on_loopback=pg.get("cleartext_on_loopback", bool, True),
+        max_message_bytes=pg.positive("max_message_bytes", int, 64 * 1024 * 1024),
+        startup_timeout_s=pg.positive("startup_timeout_s", float, 10.0),
+        auth_failure_delay_s=pg.get("auth_failure_delay_s", float, 0.5),
+        hold_notice_interval_s=pg.get("hold_notice_interval_s", float, 0.0),
+    )
+    if postgres.require_tls and postgres.tls_cert is None:
+        raise ConfigError("postgres.require_tls", "needs postgres.tls_cert and postgres.tls_key")
+    pg.finish()
+
+    ssh_sec = root.table("ssh")
+    host_key = ssh_sec.get("host_key", str, "")
+    ssh = SshListener(
+        listen=parse_listen(ssh_sec.get("listen", str, "127.0.0.1:2222"), ssh_sec.key("listen")),
+        host_key=_path(base, host_key) if host_key else None,
+    )
+    ssh_sec.finish()
+
+    http_sec = root.table("http")
+    http_listen = parse_listen(http_sec.get("listen", str, "127.0.0.1:8080"), "http.listen")
+    http = HttpListener(
+        listen=http_listen,
+        public_url=http_sec.get("public_url", str, f"http://{http_listen or '127.0.0.1:8080'}"),
+    )
+    http_sec.finish()
+
+    rec = root.table("recording")
+    durability = rec.get("durability", str, "os")
+    if durability not in ("os", "fsync"):
+        raise ConfigError("recording.durability", "must be 'os' or 'fsync'")
+    recording = Recording(
+        directory=_path(state_dir, rec.get("directory", str, "transcripts")),
+        durability=durability,
+        rows_limit=rec.get("rows_limit", int, 100),
+        rows_bytes_limit=rec.get("rows_bytes_limit", int, 65536),
+        retention_days=rec.get("retention_days", int, 0),
+        redact_patterns=rec.strings("redact_patterns"),
+        sensitive_columns=rec.strings("sensitive_columns"),
+    )
+    _check_regexes(recording.redact_patterns, "recording.redact_patterns")
+    rec.finish()
+
+    keys_sec = root.table("keys")
+    audit = _path(state_dir, keys_sec.get("audit_key", str, "keys/audit_ed25519"))
+    keys = Keys(
+        audit_key=audit,
+        audit_public=_path(state_dir, keys_sec.get("audit_public", str, f"{audit}.pub")),
+    )
+    keys_sec.finish()
+
+    users_sec = root.table("users")
+    users = {name: _user(name, users_sec.table(name)) for name in users_sec.data}
+    targets_sec = root.table("targets")
+    targets = {name: _target(name, targets_sec.table(name), base) for name in targets_sec.data}
+    for user in users.values():
+        for t in user.targets:
+            if t not in targets:
+                raise ConfigError(f"users.{user.name}.targets", f"names unknown target {t!r}")
+
+    policy_raw = root.get("policy", dict, {})
+    for extra in ("approvals", "identity", "limits", "log"):
+        root.used.add(extra)  # validated by their own modules
+    root.finish()
+    config = Config(
+        path=path,
+        node=node,
+        state_dir=state_dir,
+        store=store,
+        postgres=postgres,
+        ssh=ssh,
+        http=http,
+        recording=recording,
+        keys=keys,
+        users=users,
+        targets=targets,
+        policy_raw=policy_raw,
+        raw=data,
+    )
+    _validate_policy(config)
+    return config
+
+
+def _check_regexes(patterns: tuple[str, ...], key: str) -> None:
+    import re
+
+    for i, pattern in enumerate(patterns):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"{key}[{i}]", f"invalid regex: {exc}") from exc
+
+
+def _validate_policy(config: Config) -> None:
+    """Policy parses itself; surface its errors as config errors naming the key."""
+    try:
+        from gateway.policy import load_policy
+    except ImportError:  # pragma: no cover - policy module always ships
+        return
+    load_policy(config.policy_raw)
+
+
+def load_config(path: Path | str) -> Config:
+    path = Path(path).resolve()
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config", f"{path}: invalid TOML: {exc}") from exc
+    return parse_config(data, path)
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return host == "localhost"

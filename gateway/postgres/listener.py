@@ -1,0 +1,372 @@
+"""Postgres listener: TLS, startup, client authentication, routing, then the relay.
+
+The startup phase uses streams (clear sequential code, bounded by one timeout); once the
+session is established both transports are handed to the callback-based relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gateway.checkpoint import Checkpoint, Recorder, SessionContext
+from gateway.config import Config, Target, is_loopback
+from gateway.identity.authenticator import Authenticator
+from gateway.model import Identity, Protocol, Session, SessionStats
+from gateway.postgres import upstream as up
+from gateway.postgres.relay import PgRelay
+from gateway.postgres.startup import StartupRefused, resolve
+from gateway.store.base import SessionRow, Store
+from protocols.pgwire import messages as m
+from protocols.pgwire.auth import AuthFailed, ScramKeys, ScramServerExchange, mock_keys
+
+log = logging.getLogger("airlock.postgres")
+
+
+class ClientError(Exception):
+    """Ends the startup phase with an ErrorResponse carrying this message and SQLSTATE."""
+
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+@dataclass(slots=True)
+class _Live:
+    target: Target
+    upstream_pid: int
+    upstream_secret: int
+    relay: PgRelay
+
+
+RecorderFactory = Callable[[Session], Recorder | None]
+
+
+class PostgresGateway:
+    def __init__(
+        self,
+        config: Config,
+        authenticator: Authenticator,
+        checkpoint: Checkpoint,
+        store: Store,
+        recorder_factory: RecorderFactory | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.config = config
+        self.authenticator = authenticator
+        self.checkpoint = checkpoint
+        self.store = store
+        self.recorder_factory = recorder_factory
+        self.tls = tls
+        self.server: asyncio.Server | None = None
+        self.live: dict[tuple[int, int], _Live] = {}
+        self.handlers: set[asyncio.Task[None]] = set()
+        self._mock_secret = secrets.token_bytes(32)
+
+    async def start(self, host: str, port: int) -> int:
+        self.server = await asyncio.start_server(self._accept, host, port, limit=1 << 20)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for task in list(self.handlers):
+            task.cancel()
+        if self.handlers:
+            await asyncio.gather(*self.handlers, return_exceptions=True)
+
+    def reconfigure(self, config: Config, authenticator: Authenticator) -> None:
+        self.config, self.authenticator = config, authenticator
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.handlers.add(task)
+        try:
+            await self._handle(reader, writer)
+        except asyncio.CancelledError:
+            pass  # gateway shutdown
+        except Exception:
+            log.exception("postgres session failed")
+        finally:
+            self.handlers.discard(task)
+            writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        client_addr = f"{peer[0]}:{peer[1]}"
+        settings = self.config.postgres
+        try:
+            async with asyncio.timeout(settings.startup_timeout_s):
+                startup, tls = await self._negotiate(reader, writer)
+                if startup is None:
+                    return
+                established = await self._establish(
+                    reader, writer, startup, tls, peer[0], client_addr
+                )
+        except TimeoutError:
+            writer.write(m.error_response("08P01", "airlock: startup timed out", "FATAL"))
+            return
+        except ClientError as exc:
+            writer.write(m.error_response(exc.sqlstate, str(exc), "FATAL"))
+            return
+        except m.ProtocolError as exc:
+            writer.write(m.error_response(exc.sqlstate, f"airlock: {exc}", "FATAL"))
+            return
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            return
+        if established is not None:
+            await self._relay(reader, writer, *established)
+
+    async def _negotiate(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[m.StartupMessage | None, bool]:
+        tls = False
+        while True:
+            header = await reader.readexactly(4)
+            length = m.startup_length(header)
+            packet = m.parse_startup(header + await reader.readexactly(length - 4))
+            log.debug("startup packet %r", packet)
+            if isinstance(packet, m.SslRequest):
+                if tls:
+                    raise m.ProtocolError("SSLRequest inside TLS")
+                if self.tls is None:
+                    writer.write(b"N")
+                    continue
+                writer.write(b"S")
+                await writer.drain()
+                await writer.start_tls(self.tls)
+                tls = True
+            elif isinstance(packet, m.GssEncRequest):
+                writer.write(b"N")
+            elif isinstance(packet, m.CancelRequest):
+                await self._cancel(packet)
+                return None, tls
+            else:
+                return packet, tls
+
+    async def _cancel(self, request: m.CancelRequest) -> None:
+        live = self.live.get((request.pid, request.secret))
+        log.debug("cancel for %r: %r", (request.pid, request.secret), live)
+        if live is None:
+            return  # like the server: unknown keys are ignored silently
+        if live.relay.cancel_hold():
+            return
+        await up.send_cancel(live.target, live.upstream_pid, live.upstream_secret)
+
+    async def _authenticate(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        user: str,
+        cleartext_ok: bool,
+    ) -> Identity | None:
+        candidates = await self.authenticator.scram_candidates(user)
+        if candidates is None and cleartext_ok:
+            writer.write(m.auth_cleartext())
+            kind, msg = await _read_client_message(reader)
+            if kind != ord("p"):
+                raise ClientError("airlock: expected a password message", "08P01")
+            password = m.parse_password(msg).rstrip(b"\0").decode("utf-8", "replace")
+            return await self.authenticator.check_password(user, password)
+        keys = (
+            [
+                ScramKeys(v.salt, v.stored_key, v.server_key, v.iterations)
+                for v, _ in candidates.verifiers
+            ]
+            if candidates is not None
+            else [mock_keys(self._mock_secret, user)]
+        )
+        exchange = ScramServerExchange(keys, secrets.token_urlsafe(18))
+        writer.write(m.auth_sasl(["SCRAM-SHA-256"]))
+        kind, msg = await _read_client_message(reader)
+        if kind != ord("p"):
+            raise ClientError("airlock: expected SASLInitialResponse", "08P01")
+        mechanism, first = m.parse_sasl_initial(msg)
+        writer.write(m.auth_sasl_continue(exchange.server_first(mechanism, first)))
+        kind, msg = await _read_client_message(reader)
+        if kind != ord("p"):
+            raise ClientError("airlock: expected SASLResponse", "08P01")
+        try:
+            final = exchange.server_final(m.parse_password(msg))
+        except AuthFailed:
+            return None
+        if candidates is None or exchange.matched is None:
+            return None
+        writer.write(m.auth_sasl_final(final))
+        token_id = candidates.verifiers[exchange.matched][1]
+        identity = candidates.identity
+        if token_id is not None:
+            identity = Identity(identity.user, identity.groups, "token", identity.person, token_id)
+        return identity
+
+    async def _establish(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        startup: m.StartupMessage,
+        tls: bool,
+        peer_host: str,
+        client_addr: str,
+    ) -> tuple[Session, up.Upstream, SessionContext] | None:
+        settings = self.config.postgres
+        params = startup.params
+        user = params.get("user", "")
+        database = params.get("database", user)
+        if not user:
+            raise ClientError("airlock: no user name in the startup packet", "28000")
+        try:
+            startup_settings = resolve(params)
+        except StartupRefused as exc:
+            raise ClientError(f"airlock: {exc}", exc.sqlstate) from None
+        if settings.require_tls and not tls:
+            raise ClientError("airlock: this gateway requires TLS (sslmode=require)", "28000")
+        cleartext_ok = tls or (settings.cleartext_on_loopback and is_loopback(peer_host))
+        started = time.monotonic()
+        identity = await self._authenticate(reader, writer, user, cleartext_ok)
+        if identity is None:
+            # Same error, same delay, for an unknown user and a wrong password.
+            await asyncio.sleep(
+                max(0.0, settings.auth_failure_delay_s - (time.monotonic() - started))
+            )
+            raise ClientError(f'password authentication failed for user "{user}"', "28P01")
+        target = self.config.targets.get(database)
+        if target is None or target.protocol != "postgres":
+            raise ClientError(
+                f"airlock: unknown target {database!r}: the database name selects a configured "
+                "Postgres target",
+                "3D000",
+            )
+        allowed = self.config.users.get(identity.user)
+        if allowed is not None and allowed.targets and target.name not in allowed.targets:
+            raise ClientError(
+                f"airlock: user {identity.user!r} may not use target {target.name!r}", "42501"
+            )
+        try:
+            upstream = await up.connect(target, startup_settings.upstream)
+        except up.UpstreamError as exc:
+            raise ClientError(f"airlock: {exc}", exc.sqlstate) from None
+        session = Session(
+            id=secrets.token_hex(8),
+            protocol=Protocol.POSTGRES,
+            identity=identity,
+            target=target.name,
+            client_addr=client_addr,
+            agent=startup_settings.application_name,
+            reason=startup_settings.reason,
+            tls=tls,
+            node=self.config.node,
+        )
+        ctx = SessionContext(session=session, lexing=startup_settings.lexing)
+        return session, upstream, ctx
+
+    async def _relay(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        session: Session,
+        upstream: up.Upstream,
+        ctx: SessionContext,
+    ) -> None:
+        target = self.config.targets[session.target]
+        stats = SessionStats()
+        relay = PgRelay(ctx, self.checkpoint, self.config.postgres.max_message_bytes, stats)
+        secret = secrets.randbits(31)
+        while (upstream.pid, secret) in self.live:
+            secret = secrets.randbits(31)
+        key = (upstream.pid, secret)
+        started = time.time()
+        try:
+            await self.store.session_started(_row(session, started))
+            ctx.recorder = self.recorder_factory(session) if self.recorder_factory else None
+        except Exception as exc:
+            log.exception("cannot start session record")
+            writer.write(
+                m.error_response("58030", f"airlock: cannot record this session: {exc}", "FATAL")
+            )
+            upstream.writer.close()
+            return
+
+        async def notify(text: str) -> None:
+            if relay.client is not None and not relay.client.is_closing():
+                relay.client.write(m.notice_response(text))
+
+        ctx.notify = notify
+        self.live[key] = _Live(target, upstream.pid, upstream.secret, relay)
+        try:
+            hello = [m.auth_ok(), *upstream.params, *upstream.notices]
+            hello.append(m.backend_key_data(upstream.pid, secret))
+            hello.append(m.ready_for_query(upstream.status))
+            writer.write(b"".join(hello))
+            # Bytes the startup streams read past the handshake belong to the relay now.
+            client_leftover = _drain_buffer(reader)
+            upstream_leftover = _drain_buffer(upstream.reader)
+            relay.attach(writer.transport, upstream.writer.transport)  # type: ignore[arg-type]
+            if upstream_leftover:
+                relay.from_upstream(upstream_leftover)
+            if client_leftover:
+                relay.from_client(client_leftover)
+            await relay.done
+        finally:
+            self.live.pop(key, None)
+            upstream.writer.close()
+            await self._finish(session, stats, ctx)
+
+    async def _finish(self, session: Session, stats: SessionStats, ctx: SessionContext) -> None:
+        recorder = ctx.recorder
+        close = getattr(recorder, "close", None)
+        if close is not None:
+            try:
+                close(
+                    bytes_in=stats.bytes_in, bytes_out=stats.bytes_out, statements=stats.statements
+                )
+            except Exception:
+                log.exception("closing transcript failed")
+        try:
+            await self.store.session_ended(
+                session.id, time.time(), stats.bytes_in, stats.bytes_out, stats.statements
+            )
+        except Exception:
+            log.exception("cannot record the end of session %s", session.id)
+
+
+def _row(session: Session, started: float) -> SessionRow:
+    return SessionRow(
+        id=session.id,
+        protocol=session.protocol.value,
+        user=session.identity.user,
+        groups=tuple(sorted(session.identity.groups)),
+        target=session.target,
+        client_addr=session.client_addr,
+        agent=session.agent,
+        node=session.node,
+        started_at=started,
+        ended_at=None,
+        bytes_in=0,
+        bytes_out=0,
+        statements=0,
+        head_seq=0,
+        head_hash="",
+        token_id=session.identity.token_id,
+    )
+
+
+async def _read_client_message(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    header = await reader.readexactly(5)
+    length = int.from_bytes(header[1:5], "big")
+    if length < 4 or length > 1 << 16:
+        raise m.ProtocolError(f"invalid message length {length} during authentication")
+    return header[0], header + await reader.readexactly(length - 4)
+
+
+def _drain_buffer(reader: asyncio.StreamReader) -> bytes:
+    """What a StreamReader holds unread; the stdlib has no public peek, so read its buffer."""
+    buffer: bytearray = getattr(reader, "_buffer", bytearray())
+    data = bytes(buffer)
+    buffer.clear()
+    return data

@@ -1,0 +1,344 @@
+"""The Postgres relay after startup: client <-> upstream, every statement via the checkpoint.
+
+Protocol callbacks, not streams: a read is framed into whole messages, each checked message
+asks the checkpoint synchronously (the hot path), and everything from one read goes out in
+one write. Only a message whose decision must wait (review, delay) suspends this session:
+its reading pauses and the rest of the read waits behind it; other sessions never notice.
+
+A refused statement is replaced by a statement that raises 42501 in the upstream itself, so
+the client gets exactly a real error's effect (explicit transactions abort; the rest of an
+extended-protocol batch is skipped to Sync) without the gateway modelling server state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from gateway.checkpoint import SQL_CACHE, Checkpoint, SessionContext
+from gateway.model import Action, ActionKind, Decision, Outcome, SessionStats, Verdict
+from protocols.classification import Category, Classification
+from protocols.pgwire import messages as m
+from protocols.sql import LexingState
+from protocols.sql.context import apply_prepared
+
+log = logging.getLogger("airlock.postgres")
+
+Q, P, F, X, C_, B, S_, Z, E_ = (ord(c) for c in "QPFXCBSZE")
+PARSE_COMPLETE, BIND_COMPLETE = ord("1"), ord("2")
+CHECKED = frozenset({Q, P, F})
+_EFFECT_STATEMENTS = frozenset({"PrepareStmt", "DeallocateStmt", "DiscardStmt", "VariableSetStmt"})
+
+
+def refusal_sql(message: str, sqlstate: str = "42501") -> bytes:
+    """A DO block that fails with our message: the server applies real-error semantics."""
+    text = message.encode("ascii", "replace").decode().replace("\0", "")
+    tag = "airlock_" + secrets.token_hex(4)
+    while tag in text:
+        tag = "airlock_" + secrets.token_hex(4)
+    return (
+        f"DO ${tag}$BEGIN RAISE EXCEPTION USING ERRCODE = '{sqlstate}', "
+        f"MESSAGE = ${tag}m${text}${tag}m$; END${tag}$"
+    ).encode()
+
+
+class _Side(asyncio.Protocol):
+    """One transport's callbacks, forwarded to the relay with which side they came from."""
+
+    def __init__(self, relay: PgRelay, client: bool) -> None:
+        self.relay = relay
+        self.client = client
+
+    def data_received(self, data: bytes) -> None:
+        if self.client:
+            self.relay.from_client(data)
+        else:
+            self.relay.from_upstream(data)
+
+    def eof_received(self) -> bool | None:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.relay.closed(self.client, exc)
+
+    def pause_writing(self) -> None:
+        self.relay.block_reading(not self.client, "peer-full")
+
+    def resume_writing(self) -> None:
+        self.relay.unblock_reading(not self.client, "peer-full")
+
+
+class PgRelay:
+    def __init__(
+        self,
+        ctx: SessionContext,
+        checkpoint: Checkpoint,
+        max_message_bytes: int,
+        stats: SessionStats,
+        on_result: Callable[[int, bytes], None] | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.checkpoint = checkpoint
+        self.stats = stats
+        self.on_result = on_result
+        self.client_reader = m.MessageReader(max_message_bytes)
+        self.upstream_reader = m.MessageReader(1 << 30)
+        self.client: asyncio.Transport | None = None
+        self.upstream: asyncio.Transport | None = None
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._blocked: tuple[set[str], set[str]] = (set(), set())  # (upstream, client) readers
+        self._waiting: asyncio.Future[None] | None = None
+        self._held: tuple[int, bytes, Action] | None = None
+        self._backlog: list[tuple[int, bytes]] = []
+        self._swallow = 0  # ParseComplete/BindComplete answers to our refusal batches
+        self._lexing_settles: asyncio.Future[None] | None = None
+        self.tx_status = ord("I")
+
+    # --- wiring ---------------------------------------------------------------------
+
+    def attach(self, client: asyncio.Transport, upstream: asyncio.Transport) -> None:
+        self.client, self.upstream = client, upstream
+        client.set_protocol(_Side(self, True))
+        upstream.set_protocol(_Side(self, False))
+
+    def block_reading(self, client: bool, why: str) -> None:
+        blocked = self._blocked[client]
+        transport = self.client if client else self.upstream
+        if not blocked and transport is not None and not transport.is_closing():
+            transport.pause_reading()
+        blocked.add(why)
+
+    def unblock_reading(self, client: bool, why: str) -> None:
+        blocked = self._blocked[client]
+        blocked.discard(why)
+        transport = self.client if client else self.upstream
+        if not blocked and transport is not None and not transport.is_closing():
+            transport.resume_reading()
+
+    def closed(self, client: bool, exc: Exception | None) -> None:
+        other = self.upstream if client else self.client
+        if other is not None and not other.is_closing():
+            other.close()
+        if self._waiting is not None:
+            self._waiting.cancel()
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def fail_client(self, sqlstate: str, text: str) -> None:
+        """Tell the client what went wrong, then end the session."""
+        if self.client is not None and not self.client.is_closing():
+            self.client.write(m.error_response(sqlstate, text, "FATAL"))
+            self.client.close()
+        if self.upstream is not None and not self.upstream.is_closing():
+            self.upstream.write(m.terminate())
+            self.upstream.close()
+
+    # --- client -> upstream ---------------------------------------------------------
+
+    def from_client(self, data: bytes) -> None:
+        self.stats.bytes_in += len(data)
+        try:
+            msgs = self.client_reader.feed(data)
+        except m.ProtocolError as exc:
+            self.fail_client("08P01" if "length" not in str(exc) else "54000", f"airlock: {exc}")
+            return
+        if self._waiting is not None:
+            self._backlog.extend(msgs)
+            return
+        self._process(msgs)
+
+    def _process(self, msgs: list[tuple[int, bytes]]) -> None:
+        out: list[bytes] = []
+        for index, (kind, msg) in enumerate(msgs):
+            if kind in CHECKED:
+                if self._lexing_settles is not None:
+                    self._suspend(out, msgs[index:], self._lexing_settles)
+                    return
+                try:
+                    action = self._action(kind, msg)
+                except m.ProtocolError as exc:
+                    self.fail_client("08P01", f"airlock: {exc}")
+                    return
+                result = self.checkpoint.check(self.ctx, action)
+                if not isinstance(result, Outcome):
+                    self._suspend(out, msgs[index + 1 :], result, (kind, msg, action))
+                    return
+                self._apply(out, kind, msg, action, result)
+            elif kind == X:
+                out.append(msg)
+                self._write_upstream(out)
+                if self.upstream is not None:
+                    self.upstream.close()
+                return
+            else:
+                if kind == C_:
+                    self._closed_statement(msg)
+                out.append(msg)
+        self._write_upstream(out)
+
+    def _write_upstream(self, out: list[bytes]) -> None:
+        if out and self.upstream is not None:
+            self.upstream.write(out[0] if len(out) == 1 else b"".join(out))
+
+    def _action(self, kind: int, msg: bytes) -> Action:
+        if kind == Q:
+            sql = m.query_text(msg)
+            return Action(ActionKind.QUERY, msg, self._decode(sql))
+        if kind == P:
+            parsed = m.parse_parse(msg)
+            return Action(ActionKind.PARSE, msg, self._decode(parsed.query))
+        return Action(
+            ActionKind.FUNCTION_CALL,
+            msg,
+            "<fastpath function call>",
+            Classification.unknown("fastpath FunctionCall runs a function by OID, unseen"),
+        )
+
+    def _decode(self, sql: bytes) -> str:
+        # Non-UTF-8 client encodings make the lexing state unmodelable (every statement is
+        # `unknown`), so UTF-8 is the only decoding that matters for classification.
+        return sql.decode("utf-8", "surrogateescape")
+
+    def _apply(
+        self, out: list[bytes], kind: int, msg: bytes, action: Action, outcome: Outcome
+    ) -> None:
+        self.stats.statements += 1
+        if outcome.allowed:
+            out.append(msg)
+            if kind == P:
+                name = m.parse_parse(msg).name
+                old = self.ctx.prepared.get(name) if name else None
+                # A named Parse may fail ("already exists") leaving the old statement: merge.
+                merged = (
+                    outcome.classification if old is None else old.merge(outcome.classification)
+                )
+                self.ctx.prepared[name] = merged
+            elif kind == Q:
+                self._track_sql_effects(action.text, outcome.classification)
+            return
+        refusal = refusal_sql(outcome.message or "airlock: refused", outcome.sqlstate)
+        if kind == P:
+            out.append(m.parse("", refusal) + m.bind_unnamed() + m.execute_unnamed())
+            self._swallow += 2
+        else:
+            out.append(m.query(refusal))
+
+    def _track_sql_effects(self, text: str, classification: Classification) -> None:
+        """SQL PREPARE/DEALLOCATE and settings that change how the next statement lexes."""
+        if not (
+            Category.TAMPER in classification.categories
+            or _EFFECT_STATEMENTS.intersection(classification.statements)
+        ):
+            return
+        _, effects = SQL_CACHE.analyze(text, self.ctx.lexing, self.ctx.prepared)
+        if effects.ops:
+            self.ctx.prepared = apply_prepared(self.ctx.prepared, effects)
+        if effects.settings and self._lexing_settles is None:
+            # Hold later statements until the server reports the new state (ParameterStatus
+            # arrives before ReadyForQuery), so nothing is classified with stale lexing.
+            self._lexing_settles = asyncio.get_running_loop().create_future()
+
+    def _closed_statement(self, msg: bytes) -> None:
+        try:
+            kind, name = m.parse_target_name(msg)
+        except m.ProtocolError:
+            return  # the server will reject it
+        if kind == S_:
+            self.ctx.prepared.pop(name, None)
+
+    def _suspend(
+        self,
+        out: list[bytes],
+        rest: list[tuple[int, bytes]],
+        waiting: Awaitable[Any],
+        held: tuple[int, bytes, Action] | None = None,
+    ) -> None:
+        """Send what was decided, then wait for `waiting` with this session's reading paused."""
+        self._write_upstream(out)
+        self._backlog = list(rest)
+        self.block_reading(True, "decision")
+        self._held = held
+        self._waiting = asyncio.ensure_future(self._resume_after(waiting))
+
+    def cancel_hold(self) -> bool:
+        """A client cancel while a statement is held: withdraw it and fail it with 57014."""
+        waiting, held = self._waiting, self._held
+        if waiting is None or held is None or waiting.done():
+            return False
+        waiting.cancel()
+        action = held[2]
+        outcome = Outcome(
+            False,
+            action.classification or Classification.unknown("cancelled while held"),
+            Verdict(Decision.DENY, "client-cancel", "cancelled by the client while held"),
+            "airlock: canceling statement due to user request (the approval request is withdrawn)",
+            sqlstate="57014",
+        )
+        self._continue(outcome)
+        return True
+
+    async def _resume_after(self, waiting: Awaitable[Any]) -> None:
+        try:
+            result = await waiting
+        except asyncio.CancelledError:
+            return
+        self._continue(result)
+
+    def _continue(self, result: Any) -> None:
+        held, self._held, self._waiting = self._held, None, None
+        out: list[bytes] = []
+        if held is not None:
+            kind, msg, action = held
+            self._apply(out, kind, msg, action, result)
+        backlog, self._backlog = self._backlog, []
+        self._write_upstream(out)
+        self.unblock_reading(True, "decision")
+        self._process(backlog)
+
+    # --- upstream -> client ---------------------------------------------------------
+
+    def from_upstream(self, data: bytes) -> None:
+        self.stats.bytes_out += len(data)
+        had_partial = self.upstream_reader.pending
+        msgs = self.upstream_reader.feed(data)
+        keep: list[bytes] | None = None  # built only once a message must be dropped
+        on_result = self.on_result
+        for index, (kind, msg) in enumerate(msgs):
+            if kind == Z:
+                self.tx_status = msg[5]
+                self._swallow = 0
+                settles = self._lexing_settles
+                if settles is not None:
+                    self._lexing_settles = None
+                    settles.set_result(None)
+            elif kind == S_:
+                self._parameter_status(msg)
+            elif self._swallow and kind in (PARSE_COMPLETE, BIND_COMPLETE):
+                self._swallow -= 1
+                if keep is None:
+                    keep = [msg for _, msg in msgs[:index]]
+                continue
+            elif on_result is not None and kind in (ord("C"), E_):
+                on_result(kind, msg)
+            if keep is not None:
+                keep.append(msg)
+        client = self.client
+        if client is None:
+            return
+        if keep is not None:
+            client.write(b"".join(keep))
+        elif not had_partial and not self.upstream_reader.pending:
+            client.write(data)  # the common case: forward the read as it came
+        elif msgs:
+            client.write(b"".join(msg for _, msg in msgs))
+
+    def _parameter_status(self, msg: bytes) -> None:
+        name, value = m.parse_parameter_status(msg)
+        lexing = self.ctx.lexing
+        if name == "standard_conforming_strings":
+            self.ctx.lexing = LexingState(value == "on", lexing.client_encoding)
+        elif name == "client_encoding":
+            self.ctx.lexing = LexingState(lexing.standard_conforming_strings, value)

@@ -1,0 +1,229 @@
+"""Mask secrets before anything is persisted: transcripts, log lines, approval messages.
+
+Built-in detectors are regexes plus validators (Luhn for cards, base64 shape for Basic
+credentials). One combined case-insensitive precheck runs first, so text with no candidate
+substring (the common case on the statement hot path) costs about a microsecond. Password
+literals in SQL role statements are found with PostgreSQL's own lexer (pglast), not a
+regex, so quoting tricks cannot hide them. Masks look like ``[REDACTED:kind]``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from pglast import parser as pg_parser
+
+_Validator = Callable[[str], bool]
+
+
+def luhn_ok(digits: str) -> bool:
+    """Luhn checksum, so that ordinary long numbers are not masked as card numbers."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _card(match: str) -> bool:
+    digits = "".join(c for c in match if c.isdigit())
+    return 13 <= len(digits) <= 19 and luhn_ok(digits)
+
+
+def _basic(value: str) -> bool:
+    # "Basic information" must not be masked: the value has to decode to "user:pass".
+    try:
+        return b":" in base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Detector:
+    """``pattern``'s group ``s`` (or the whole match) is masked when ``valid`` agrees."""
+
+    kind: str
+    pattern: re.Pattern[str]
+    valid: _Validator | None = None
+
+
+def _d(kind: str, pattern: str, valid: _Validator | None = None, flags: int = 0) -> Detector:
+    return Detector(kind, re.compile(pattern, flags), valid)
+
+
+_I = re.IGNORECASE
+BUILTIN: tuple[Detector, ...] = (
+    _d(
+        "pem",
+        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----[\s\S]*?"
+        r"(?:-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)",
+    ),
+    _d("jwt", r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
+    _d("aws-access-key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
+    _d(
+        "aws-secret-key",
+        r"aws.{0,20}?(?:secret|key).{0,20}?[\"']?\s*[:=]\s*[\"']?(?P<s>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])",
+        flags=_I,
+    ),
+    _d("github-token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
+    _d("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
+    _d("bearer", r"\bbearer\s+(?P<s>[A-Za-z0-9\-._~+/]{8,}=*)", flags=_I),
+    _d("basic", r"\bbasic\s+(?P<s>[A-Za-z0-9+/]{4,}={0,2})", _basic, flags=_I),
+    _d("url-password", r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]*:(?P<s>[^\s/@]+)@"),
+    _d(
+        "password",
+        r"(?<![A-Za-z0-9_])(?:PG)?(?:password|passwd|pwd)\s*=\s*"
+        r"(?P<s>'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s'\";&]+)",
+        flags=_I,
+    ),
+    _d("card", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])", _card),
+)
+
+# Cheap literal anchors every built-in detector needs, matched against the lower-cased
+# text: a case-sensitive alternation is ~7x faster than re.IGNORECASE here.
+_PRECHECK_WORDS = re.compile(
+    r"-----begin|eyj|akia|asia|abia|acca|aws|gh[pousr]_|github_pat_|xox|bearer|basic|://"
+    r"|passw|pwd"
+)
+_PRECHECK_DIGITS = re.compile(r"[0-9][0-9 -]{11,}[0-9]")
+_SQL_PASSWORD = re.compile(r"passw(?:ord)?", re.IGNORECASE)
+
+
+class Redactor:
+    """Masks secrets in text, SQL and result rows. Thread-safe and immutable once built.
+
+    ``patterns`` are extra regexes; a named group ``s`` limits the mask to that group.
+    ``sensitive_columns`` are column names (any table) or ``table.column``; matching is
+    case-insensitive and the table may be schema-qualified or bare.
+    """
+
+    def __init__(self, patterns: Sequence[str] = (), sensitive_columns: Sequence[str] = ()):
+        custom = tuple(_d("custom", p) for p in patterns)
+        self._detectors = BUILTIN + custom
+        self._custom = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+        cols = [c.lower() for c in sensitive_columns]
+        self._columns = frozenset(c for c in cols if "." not in c)
+        self._qualified = frozenset(c for c in cols if "." in c)
+
+    # -- text ---------------------------------------------------------------------------
+    def redact_text(self, text: str) -> str:
+        """Mask every detector hit in free text (terminal I/O, messages, log lines)."""
+        if (
+            _PRECHECK_WORDS.search(text.lower()) is None
+            and _PRECHECK_DIGITS.search(text) is None
+            and (self._custom is None or self._custom.search(text) is None)
+        ):
+            return text
+        for det in self._detectors:
+            text = det.pattern.sub(_masker(det), text)
+        return text
+
+    def redact_sql(self, sql: str) -> str:
+        """Mask password literals (``PASSWORD '...'``, ``OPTIONS (password '...')``) by
+        lexer token locations, then run the text detectors."""
+        if "passw" in sql.lower():
+            sql = _mask_sql_passwords(sql)
+        return self.redact_text(sql)
+
+    # -- rows ---------------------------------------------------------------------------
+    def column_mask(
+        self, columns: Sequence[str], table: str | Sequence[str | None] | None = None
+    ) -> tuple[bool, ...]:
+        """Which columns are sensitive; compute once per result set, not per row."""
+        tables: Sequence[str | None]
+        tables = [table] * len(columns) if table is None or isinstance(table, str) else table
+        out = []
+        for col, tab in zip(columns, tables, strict=False):
+            c = col.lower()
+            hit = c in self._columns
+            if not hit and tab:
+                t = tab.lower()
+                hit = f"{t}.{c}" in self._qualified or f"{t.rsplit('.', 1)[-1]}.{c}" in (
+                    self._qualified
+                )
+            out.append(hit)
+        out.extend([False] * (len(columns) - len(out)))
+        return tuple(out)
+
+    def redact_row(
+        self,
+        columns: Sequence[str],
+        values: Sequence[object],
+        table: str | Sequence[str | None] | None = None,
+        mask: tuple[bool, ...] | None = None,
+    ) -> list[object]:
+        """Sensitive columns become ``[REDACTED:column]``; other text goes through the
+        detectors. Pass ``mask`` from :meth:`column_mask` to skip recomputing it."""
+        if mask is None:
+            mask = self.column_mask(columns, table)
+        out: list[object] = []
+        for i, v in enumerate(values):
+            if v is not None and i < len(mask) and mask[i]:
+                out.append("[REDACTED:column]")
+            elif isinstance(v, str):
+                out.append(self.redact_text(v))
+            else:
+                out.append(v)
+        return out
+
+    def redact_all(self, texts: Iterable[str]) -> list[str]:
+        return [self.redact_text(t) for t in texts]
+
+
+def _masker(det: Detector) -> Callable[[re.Match[str]], str]:
+    tag = f"[REDACTED:{det.kind}]"
+    has_group = "s" in det.pattern.groupindex
+
+    def mask(m: re.Match[str]) -> str:
+        whole = m.group(0)
+        if has_group and m.group("s") is not None:
+            value = m.group("s")
+            if det.valid is not None and not det.valid(value):
+                return whole
+            start = m.start("s") - m.start()
+            return whole[:start] + tag + whole[m.end("s") - m.start() :]
+        if det.valid is not None and not det.valid(whole):
+            return whole
+        return tag
+
+    return mask
+
+
+def _mask_sql_passwords(sql: str) -> str:
+    """Mask the string constant after each PASSWORD keyword.
+
+    pglast's token locations are character offsets with an inclusive end. A literal that
+    contains a backslash is masked to the end of its statement, because with
+    standard_conforming_strings off the server would end it elsewhere than this lexer.
+    If the lexer rejects the text, everything after the first PASSWORD is masked.
+    """
+    try:
+        tokens = pg_parser.scan(sql)
+    except Exception:  # any lexer failure: mask conservatively
+        m = _SQL_PASSWORD.search(sql)
+        assert m is not None
+        return sql[: m.end()] + " [REDACTED:password]"
+    spans: list[tuple[int, int]] = []
+    for i, tok in enumerate(tokens[:-1]):
+        if tok.name != "PASSWORD" and not (
+            tok.name == "IDENT" and sql[tok.start : tok.end + 1].lower() == "password"
+        ):
+            continue
+        nxt = tokens[i + 1]
+        if nxt.name not in ("SCONST", "USCONST"):
+            continue
+        end = nxt.end + 1
+        if "\\" in sql[nxt.start : end]:
+            end = next((t.start for t in tokens[i + 2 :] if t.name == "ASCII_59"), len(sql))
+        spans.append((nxt.start, end))
+    for start, end in reversed(spans):
+        sql = sql[:start] + "'[REDACTED:password]'" + sql[end:]
+    return sql

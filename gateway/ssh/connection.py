@@ -1,0 +1,92 @@
+"""Per-connection state shared by every channel of one authenticated SSH client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import asyncssh
+
+from gateway.checkpoint import Checkpoint, SessionContext
+from gateway.config import Target
+from gateway.model import Notify, Session
+from gateway.ssh.upstream import connect_upstream
+
+if TYPE_CHECKING:
+    from gateway.recording.writer import TranscriptWriter
+
+log = logging.getLogger("airlock.ssh")
+
+#: Environment variables a client may set upstream; everything else is dropped so agents
+#: cannot steer the remote shell (LD_PRELOAD, BASH_ENV, PROMPT_COMMAND...).
+_ENV_ALLOWED = re.compile(r"LANG|LC_[A-Z_]+|TERM|AIRLOCK_REASON")
+
+
+def allowed_env(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if _ENV_ALLOWED.fullmatch(k)}
+
+
+@dataclass(eq=False)
+class SshConnection:
+    """One client connection: who, which target, its transcript and the upstream login."""
+
+    session: Session
+    target: Target
+    checkpoint: Checkpoint
+    recorder: TranscriptWriter | None = None
+    abort: Callable[[], None] | None = None  # closes the client connection
+    _upstream: asyncio.Task[asyncssh.SSHClientConnection] | None = field(default=None)
+    channels: int = 0
+
+    def start_upstream(self) -> None:
+        """Begin the upstream login while the client is still opening its channel."""
+        if self._upstream is None:
+            self._upstream = asyncio.get_running_loop().create_task(connect_upstream(self.target))
+            # Errors are surfaced to each channel that awaits upstream(); avoid a warning
+            # when the client disconnects before any channel asked.
+            self._upstream.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def upstream(self) -> asyncssh.SSHClientConnection:
+        """The shared upstream connection; raises UpstreamError with a client message."""
+        self.start_upstream()
+        assert self._upstream is not None
+        return await asyncio.shield(self._upstream)
+
+    def context(self, reason: str, notify: Notify) -> SessionContext:
+        """A checkpoint context for one channel: the channel's stated reason and stderr."""
+        session = dataclasses.replace(self.session, reason=reason) if reason else self.session
+        return SessionContext(session=session, recorder=self.recorder, notify=notify)
+
+    def record(self, method: str, *args: object, **fields: object) -> None:
+        """Transcript helper for stream events (statements go via the checkpoint).
+
+        A session that cannot be recorded does not continue (fail closed): the client
+        connection is closed.
+        """
+        if self.recorder is None:
+            return
+        try:
+            getattr(self.recorder, method)(*args, **fields)
+        except Exception:
+            log.exception("transcript write failed; closing the SSH connection")
+            self.recorder = None
+            if self.abort is not None:
+                self.abort()
+
+    def close(self) -> None:
+        task = self._upstream
+        if task is None:
+            return
+        if not task.done():
+            task.cancel()
+        elif not task.cancelled() and task.exception() is None:
+            task.result().close()
+        if self.recorder is not None:
+            with contextlib.suppress(Exception):
+                self.recorder.close()

@@ -1,0 +1,261 @@
+"""The SSH listener: authentication, routing by ``USER:TARGET``, forwarding refusal.
+
+An unknown or forbidden target is reported after authentication, on the channel's stderr
+with exit status 255 (what OpenSSH users see for connection-level failures): rejecting the
+login instead would show only "Permission denied", and telling unauthenticated clients
+which targets exist would leak the inventory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import asyncssh
+
+from gateway.checkpoint import Checkpoint
+from gateway.config import Config, Target
+from gateway.identity.authenticator import Authenticator
+from gateway.model import Identity, Protocol, Session
+from gateway.ssh.channel import EXIT_GATEWAY, GatewayChannel
+from gateway.ssh.connection import SshConnection
+from gateway.ssh.forward import open_forward
+
+CLIENT_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
+
+if TYPE_CHECKING:
+    from gateway.recording.writer import TranscriptWriter
+
+log = logging.getLogger("airlock.ssh")
+
+RecorderFactory = Callable[[Session], "TranscriptWriter | None"]
+
+
+def split_login(login: str) -> tuple[str, str | None]:
+    """``alice:db1`` -> (alice, db1); ``alice`` -> (alice, None)."""
+    user, sep, target = login.partition(":")
+    return user, (target if sep else None)
+
+
+def resolve_target(config: Config, user: str, wanted: str | None) -> Target | str:
+    """The target this login routes to, or a message saying why there is none."""
+    spec = config.users.get(user)
+    names = spec.targets if spec and spec.targets else tuple(config.targets)
+    mine = sorted(n for n in names if config.targets[n].protocol == "ssh")
+    listing = ", ".join(mine) or "none"
+    if wanted is None:
+        if len(mine) == 1:
+            return config.targets[mine[0]]
+        return (
+            f"airlock: name a target: ssh -p PORT '{user}:TARGET@gateway' "
+            f"(your SSH targets: {listing})"
+        )
+    target = config.targets.get(wanted)
+    if target is None:
+        return f"airlock: unknown target {wanted!r} (your SSH targets: {listing})"
+    if target.protocol != "ssh":
+        return f"airlock: target {wanted!r} is a {target.protocol} target, not SSH"
+    if wanted not in mine:
+        return f"airlock: user {user!r} may not use target {wanted!r} (your SSH targets: {listing})"
+    return target
+
+
+class _RefusedChannel(asyncssh.SSHServerSession[bytes]):
+    """Tells the client why its connection has nowhere to go, then exits 255."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.chan: asyncssh.SSHServerChannel[bytes] | None = None
+
+    def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:  # type: ignore[override]
+        self.chan = chan
+
+    def pty_requested(self, *_: Any) -> bool:
+        return True
+
+    def shell_requested(self) -> bool:
+        return True
+
+    def exec_requested(self, command: str) -> bool:
+        return True
+
+    def subsystem_requested(self, subsystem: str) -> bool:
+        return True
+
+    def session_started(self) -> None:
+        assert self.chan is not None
+        nl = "\r\n" if self.chan.get_terminal_type() else "\n"
+        self.chan.write_stderr((self.message + nl).encode())
+        self.chan.exit(EXIT_GATEWAY)
+
+
+class _Server(asyncssh.SSHServer):
+    """One instance per client connection (asyncssh's server factory)."""
+
+    def __init__(self, gateway: SshGateway) -> None:
+        self.gw = gateway
+        self.conn: asyncssh.SSHServerConnection | None = None
+        self.identity: Identity | None = None
+        self.state: SshConnection | None = None
+        self.refusal = ""
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.conn = conn
+        self.gw._conns.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.state is not None:
+            self.state.close()
+        if self.conn is not None:
+            self.gw._conns.discard(self.conn)
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    async def validate_password(self, username: str, password: str) -> bool:
+        # API tokens arrive here too: the authenticator accepts them as passwords.
+        user, _ = split_login(username)
+        self.identity = await self.gw.authenticator.check_password(user, password)
+        return self.identity is not None
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        user, _ = split_login(username)
+        wanted = key.public_data
+        for line in await self.gw.authenticator.authorized_keys(user):
+            try:
+                if asyncssh.import_public_key(line).public_data == wanted:
+                    self.identity = await self.gw.authenticator.identity(user)
+                    return self.identity is not None
+            except (asyncssh.KeyImportError, ValueError):
+                log.warning("unparseable ssh key configured for user %s", user)
+        return False
+
+    def auth_completed(self) -> None:
+        assert self.conn is not None and self.identity is not None
+        user, wanted = split_login(self.conn.get_extra_info("username") or "")
+        target = resolve_target(self.gw.config, user, wanted)
+        if isinstance(target, str):
+            self.refusal = target
+            return
+        peer = self.conn.get_extra_info("peername") or ("", 0)
+        session = Session(
+            id=uuid.uuid4().hex,
+            protocol=Protocol.SSH,
+            identity=self.identity,
+            target=target.name,
+            client_addr=f"{peer[0]}:{peer[1]}",
+            agent=str(self.conn.get_extra_info("client_version") or ""),
+            node=self.gw.config.node,
+        )
+        recorder = self.gw.recorder_factory(session) if self.gw.recorder_factory else None
+        self.state = SshConnection(
+            session, target, self.gw.checkpoint, recorder, abort=self.conn.close
+        )
+        self.state.start_upstream()
+
+    def session_requested(self) -> asyncssh.SSHServerSession[bytes]:
+        if self.state is None:
+            return _RefusedChannel(self.refusal or "airlock: not routed")
+        return GatewayChannel(self.state)
+
+    # A tunnel would bypass classification: local forwards go through the checkpoint
+    # (category `forwarding`, reviewed by default); every other kind is refused outright.
+    def connection_requested(
+        self, dest_host: str, dest_port: int, orig_host: str, orig_port: int
+    ) -> Any:
+        if self.state is None:
+            return False
+        # asyncssh awaits this coroutine before confirming the channel: a refusal is a
+        # clean "open failed: administratively prohibited: <why>" on the client.
+        return open_forward(self.state, dest_host, dest_port)
+
+    def server_requested(self, *args: Any) -> bool:
+        self._refused_forward("tcpip-forward", args)
+        return False
+
+    def unix_connection_requested(self, *args: Any) -> bool:
+        self._refused_forward("direct-streamlocal", args)
+        return False
+
+    def unix_server_requested(self, *args: Any) -> bool:
+        self._refused_forward("streamlocal-forward", args)
+        return False
+
+    def _refused_forward(self, kind: str, args: Sequence[Any]) -> None:
+        if self.state is not None:
+            self.state.record(
+                "write", "forward", kind=kind, args=[str(a) for a in args], allowed=False
+            )
+
+
+class SshGateway:
+    """The SSH side of Airlock: ``await start(host, port)`` then ``await close()``."""
+
+    def __init__(
+        self,
+        config: Config,
+        authenticator: Authenticator,
+        checkpoint: Checkpoint,
+        recorder_factory: RecorderFactory | None = None,
+        host_key: asyncssh.SSHKey | Path | None = None,
+    ) -> None:
+        self.config = config
+        self.authenticator = authenticator
+        self.checkpoint = checkpoint
+        self.recorder_factory = recorder_factory
+        self._host_key = host_key if host_key is not None else config.ssh.host_key
+        self._server: asyncssh.SSHAcceptor | None = None
+        self._conns: set[asyncssh.SSHServerConnection] = set()
+
+    def _load_host_key(self) -> asyncssh.SSHKey:
+        if self._host_key is None:
+            raise ValueError("ssh.host_key: not configured (run `airlock init`)")
+        if isinstance(self._host_key, Path):
+            return asyncssh.read_private_key(str(self._host_key))
+        return self._host_key
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen; returns the bound port (pass 0 to let the kernel choose)."""
+
+        def factory() -> _Server:
+            return _Server(self)
+
+        self._server = await asyncssh.create_server(
+            factory,
+            host,
+            port,
+            server_host_keys=[self._load_host_key()],
+            encoding=None,
+            agent_forwarding=False,
+            x11_forwarding=False,
+            allow_scp=False,
+            server_version="Airlock",
+            # AES-GCM only on the client leg: asyncssh's chacha20-poly1305 costs several
+            # library calls per packet; AES-GCM is one (AES-NI). Measured in bench/ssh.sh.
+            encryption_algs=CLIENT_CIPHERS,
+            login_timeout=60,
+            keepalive_interval=30,
+            keepalive_count_max=4,
+        )
+        sockets = self._server.sockets
+        return int(sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        conns = list(self._conns)
+        for conn in conns:
+            conn.close()
+        await asyncio.gather(*(c.wait_closed() for c in conns), return_exceptions=True)

@@ -1,0 +1,188 @@
+"""Interactive shells: each submitted line goes through the checkpoint before its Enter.
+
+Best effort by nature (the gateway reconstructs the line from the terminal screen, see
+``protocols.terminal``); exec and SFTP are exact. Targets that need certainty set
+``shell = "review-session"`` (approve the whole session) or ``shell = "deny"``.
+
+While a line is held, the Enter is not sent and further keystrokes wait (the client
+channel is paused), so nothing typed after it can slip through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from gateway.checkpoint import SessionContext
+from gateway.model import Action, ActionKind
+from protocols.classification import Category, Classification
+from protocols.terminal import LineTracker
+
+if TYPE_CHECKING:
+    from gateway.ssh.channel import GatewayChannel
+
+log = logging.getLogger("airlock.ssh.shell")
+
+SHELL_MODES = ("lines", "review-session", "deny")
+
+#: Ctrl-E then Ctrl-U: readline/zle move to the end and kill the whole line; a canonical
+#: tty (dash, busybox) treats ^E as a character and ^U (VKILL) drops the whole line.
+KILL_LINE = b"\x05\x15"
+
+
+def shell_mode(channel: GatewayChannel) -> str:
+    """Per-target setting ``targets.NAME.shell`` (validated by config)."""
+    mode = channel.conn.target.shell
+    return mode if mode in SHELL_MODES else "deny"  # unknown setting: fail closed
+
+
+async def open_shell_allowed(channel: GatewayChannel, ctx: SessionContext) -> bool:
+    """Decide whether an interactive session may start at all."""
+    from gateway.ssh.channel import EXIT_REFUSED
+
+    mode = shell_mode(channel)
+    if mode == "lines":
+        return True
+    if mode == "deny":
+        channel.fail(
+            f"airlock: interactive shells are disabled on target {channel.conn.target.name!r}; "
+            "use exec (ssh HOST COMMAND)",
+            EXIT_REFUSED,
+        )
+        return False
+    text = f"interactive shell on {channel.conn.target.name}"
+    action = Action(
+        ActionKind.SHELL_SESSION,
+        text.encode(),
+        text,
+        Classification(
+            ("interactive-shell",),
+            frozenset({Category.UNKNOWN}),
+            (f"host:{channel.conn.target.host}:{channel.conn.target.port}",),
+            ("an interactive session is approved as a whole, not line by line",),
+        ),
+    )
+    outcome = await channel.conn.checkpoint.decide(ctx, action)
+    if not outcome.allowed:
+        channel.fail(outcome.message or "airlock: refused", EXIT_REFUSED)
+        return False
+    channel.checked_lines = False
+    return True
+
+
+class ShellGate:
+    """Sits between the client's keystrokes and the upstream PTY of one shell channel."""
+
+    #: Output quiet time that means the shell has finished echoing what was typed. The
+    #: line is read off the screen, so the Enter waits for the echo; 1 s caps the wait for
+    #: keystrokes that echo nothing.
+    QUIET_S = 0.02
+    ECHO_CAP_S = 1.0
+
+    def __init__(self, channel: GatewayChannel, ctx: SessionContext) -> None:
+        self.channel = channel
+        self.ctx = ctx
+        self.check_lines = channel.checked_lines
+        cols, rows = (80, 24)
+        if channel.pty is not None:
+            cols, rows = channel.pty[1][0] or 80, channel.pty[1][1] or 24
+        self.tracker = LineTracker(cols, rows)
+        self._pending = bytearray()  # input that arrived while a line was being decided
+        self._busy = False
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._last_output = loop.time()
+        self._last_input = 0.0
+        self._output = asyncio.Event()
+
+    def resize(self, cols: int, rows: int) -> None:
+        self.tracker.resize(cols, rows)
+
+    def upstream_output(self, data: bytes) -> None:
+        self.tracker.feed_output(data)
+        self._last_output = self._loop.time()
+        self._output.set()
+        self.channel.conn.record("term_output", data, channel=self.channel.number)
+
+    def client_input(self, data: bytes) -> None:
+        # Never record what is typed at a password prompt (invariant 5).
+        self.channel.conn.record("term_input", data, self.tracker.echo, channel=self.channel.number)
+        if not self.check_lines:
+            self.channel.send_upstream(data)
+            return
+        if self._busy:
+            self._pending += data
+            return
+        self._process(data)
+
+    def _process(self, data: bytes) -> None:
+        """Forward keystrokes up to the next submitted line; hold its Enter for a decision."""
+        forward, entered, rest = self.tracker.feed_input(data)
+        if forward:
+            self._last_input = self._loop.time()
+            self.channel.send_upstream(forward)
+        if not entered:
+            return
+        self._busy = True
+        self.channel.pause("shell-line")
+        self._pending[:0] = rest
+        self._loop.create_task(self._decide())
+
+    async def _echoed(self) -> None:
+        """Wait until the shell has drawn what was typed (output after input, then quiet)."""
+        deadline = self._loop.time() + self.ECHO_CAP_S
+        while True:
+            now = self._loop.time()
+            if now >= deadline:
+                return
+            if self._last_output >= self._last_input and now - self._last_output >= self.QUIET_S:
+                return
+            self._output.clear()
+            wait = self.QUIET_S if self._last_output >= self._last_input else deadline - now
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._output.wait(), min(wait, deadline - now))
+
+    def _send(self, data: bytes) -> None:
+        self._last_input = self._loop.time()
+        self.channel.send_upstream(data)
+
+    async def _drop_line(self, message: str) -> None:
+        """Kill the refused line, say why, and ask for a fresh prompt only once the
+        screen shows the line is really empty (never an Enter on a surviving line)."""
+        self._send(KILL_LINE)
+        self.channel.write_stderr("\r\n" + message)
+        await self._echoed()
+        if not self.tracker.line().text:
+            self._send(b"\r")
+
+    async def _decide(self) -> None:
+        try:
+            await self._echoed()
+            line = self.tracker.line()
+            if not line.text:
+                self._send(line.enter)
+            else:
+                action = Action(ActionKind.SHELL_LINE, line.text.encode(), line.text)
+                outcome = await self.channel.conn.checkpoint.decide(self.ctx, action)
+                if outcome.allowed:
+                    self._send(line.enter)
+                else:
+                    await self._drop_line(outcome.message or "airlock: refused")
+            self.tracker.submitted()
+            # Type-ahead (a paste, an agent writing several lines, keys typed while held):
+            # let the shell draw its next prompt first, so the next line is read off the
+            # screen the way a human sees it.
+            await self._echoed()
+        except Exception:  # fail closed: drop the line
+            log.exception("shell line decision failed")
+            self.tracker.submitted()
+            self._send(KILL_LINE)
+        finally:
+            self._busy = False
+            pending = bytes(self._pending)
+            self._pending.clear()
+            self.channel.resume("shell-line")
+            if pending:
+                self._process(pending)

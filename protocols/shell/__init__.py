@@ -1,0 +1,50 @@
+"""Shell command lines -> Classification, using the tree-sitter-bash grammar.
+
+Used for SSH exec commands, interactive shell lines and legacy ``scp -f``/``scp -t``.
+Every simple command is found wherever bash would run it (pipelines, lists, subshells,
+``$(...)``, backticks, ``<(...)``, here-documents, compound statements, function bodies);
+wrappers (``sudo``, ``env``, ``xargs``, ``find -exec``, ``bash -c``...) are unwrapped and
+what they run is classified too. A parse error anywhere is ``unknown`` (fail closed).
+
+Decisions (each is a design choice a reviewer may revisit):
+
+- A program in no table (``frobnicate``) is ``unknown``: policy reviews it. The tables
+  hold a generous allowlist of everyday read/write utilities so approvers are not flooded,
+  but a name we cannot vouch for is never silently allowed.
+- Running a file by a path outside the standard bin directories (``./deploy.sh``,
+  ``/tmp/x``), any interpreter (``python script.py``) and build tools (``make``) are
+  ``code``: the gateway cannot see what they do.
+- Every ``rm`` is ``destructive``; ``mv`` and ``>`` redirects are ``write`` (whether the
+  target exists is not knowable statically); sensitive targets (``authorized_keys``,
+  ``/etc/*``, history files, block devices) are flagged by path whatever writes them.
+- ``ssh host CMD`` is ``forwarding`` (lateral movement) plus CMD's own classification.
+- Interactive database shells (``psql`` with no ``-c``) are ``code``: their statements do
+  not pass the gateway. ``psql -c SQL`` is classified by ``protocols.sql``.
+"""
+
+from __future__ import annotations
+
+from protocols.classification import Classification
+
+from .core import Acc, Ctx
+from .walker import parse_into, run_argv
+
+__all__ = ["classify_shell"]
+
+#: Longer lines are not parsed: a human reviews them (the cost of parsing is linear, but
+#: nobody types a megabyte of shell; this bounds the work an agent can demand).
+MAX_LENGTH = 64 * 1024
+
+
+def classify_shell(command_line: str) -> Classification:
+    """Classify one command line; never raises (an internal error is ``unknown``)."""
+    try:
+        if len(command_line) > MAX_LENGTH:
+            return Classification.unknown("command line too long to classify")
+        if "\x00" in command_line:
+            return Classification.unknown("NUL byte in command line")
+        acc = Acc()
+        parse_into(command_line, acc, Ctx(0, None, set(), parse_into, run_argv))
+        return acc.result()
+    except Exception as exc:  # fail closed on any bug: the invariant beats a traceback
+        return Classification.unknown(f"shell classifier error: {type(exc).__name__}: {exc}")

@@ -1,0 +1,357 @@
+"""Argument-aware rules for programs whose risk depends on how they are called."""
+
+# Word lists are written as whitespace-separated strings: far easier to read and review
+# as data than hundreds of quoted literals.
+# ruff: noqa: SIM905
+
+from __future__ import annotations
+
+import re
+
+from protocols.classification import Category
+
+from . import paths, programs
+from .core import Acc, Ctx, Handler, has_flag, positionals, split_options
+from .netprogs import HANDLERS as NET_HANDLERS
+from .subcommands import HANDLERS as SUB_HANDLERS
+from .words import Word
+
+C = Category
+
+
+def scan_paths(prog: str, args: list[Word], acc: Acc) -> None:
+    """Secret paths read by anything are export; sensitive targets modified are flagged."""
+    modifies = prog in programs.MODIFIES_ARGS
+    metadata = prog in programs.METADATA_ONLY
+    count = 0
+    previous: str | None = None
+    for w in args:
+        output = previous in _OUTPUT_OPTIONS
+        previous = w.lit
+        value = w.value if w.lit is not None else w.text
+        if value.startswith("-") and "=" in value:
+            value = value.partition("=")[2]  # --file=/etc/shadow, of=/dev/sda
+        elif value.startswith("-"):
+            continue
+        elif re.fullmatch(r"(if|of)=.*", value):
+            value = value[3:]
+        pathlike = "/" in value or "." in value or "~" in value
+        if not value or (not pathlike and not (modifies and value != "*")):
+            continue
+        if output:
+            cats = paths.write_categories(value) - {C.WRITE, C.UNKNOWN}
+            acc.add(cats, f"{prog} writes {value}")
+            continue
+        if not metadata and not (prog == "openssl" and value.endswith((".pem", ".crt"))):
+            cats = paths.read_categories(value)
+            if cats:
+                acc.add(cats, f"{prog} touches {value}")
+                acc.obj("path", paths.normalize(value))
+        if modifies:
+            cats = paths.write_categories(value) - {C.WRITE, C.UNKNOWN}
+            if cats:
+                acc.add(cats, f"{prog} modifies {value}")
+                acc.obj("path", paths.normalize(value))
+        if count < 8 and ("/" in value or value.startswith("~")):
+            acc.obj("path", paths.normalize(value))
+            count += 1
+
+
+#: Options whose value is a file the program writes (not reads).
+_OUTPUT_OPTIONS = frozenset({"-o", "-out", "--output", "-O", "--output-document", "-keyout"})
+
+
+def rm(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    # Decision: every rm is destructive. Deleting cannot be undone, and "-f" or not says
+    # nothing about what is lost; policy can allow rm on path:/tmp/* by object glob.
+    acc.add(C.DESTRUCTIVE, f"{prog} deletes files")
+    if any(w.value in ("/", "/*", "~", "*", ".", "..") for w in positionals(args)):
+        acc.add(C.DESTRUCTIVE, f"{prog} of a root, home or wildcard path")
+
+
+def chmod(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    pos = positionals(args, frozenset({"--reference"}))
+    mode = pos[0].value if pos else ""
+    acc.add(C.WRITE, "chmod changes permissions")
+    if re.search(r"[+=][rwxXt]*s|^[0-7]*[2-7][0-7]{3}$", mode):
+        acc.add(C.PRIVILEGE, "chmod sets setuid/setgid")
+    if re.search(r"(^|,)[oa]*[+=][rwxXst]*w|^\+[rwx]*w|^[0-7]*[0-7]{2}[2367]$", mode):
+        acc.add(C.PRIVILEGE, "chmod makes files world-writable")
+    if pos and pos[0].lit is None:
+        acc.add(C.UNKNOWN, "chmod with a computed mode")
+
+
+def dd(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    out = next((w.value[3:] for w in args if w.value.startswith("of=")), None)
+    if out is None:
+        acc.add(C.READ, "dd copies to stdout")
+        return
+    acc.add(C.DESTRUCTIVE, f"dd overwrites {out}")
+    acc.add(paths.write_categories(out), f"dd writes {out}")
+
+
+def sed(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    in_place = has_flag(args, "-i", "--in-place") or any(
+        (w.lit or "").startswith(("-i", "--in-place")) for w in args
+    )
+    acc.add(C.WRITE if in_place else C.READ, "sed edits" if in_place else "sed filters")
+    scripts = [v for n, v in split_options(args, frozenset({"-e", "--expression"}))[0] if v]
+    if not scripts:
+        pos = positionals(args, frozenset({"-e", "-f", "--expression", "--file", "-l"}))
+        scripts = [pos[0].value] if pos else []
+    if has_flag(args, "-f", "--file"):
+        acc.add(C.CODE, "sed runs a script file")
+    for script in scripts:
+        # GNU sed runs shell commands with the ``e`` command and the ``s///e`` flag, and
+        # writes files with ``w``/``W``: a program that could contain them is code/write.
+        if re.search(r"(^|[;{}\n]|\d|\$|/)\s*e(\s|$|;)|s(.).*\3.*\3[gpiImM0-9w]*e", script):
+            acc.add(C.CODE, "sed e runs shell commands")
+        if re.search(r"(^|[;{}\n/])\s*[wW]\s+\S|s(.).*\2.*\2[gpiImMe0-9]*w\s", script):
+            acc.add(C.WRITE, "sed w writes a file")
+        if "*" in script and any(w.lit is None for w in args[:1]):
+            acc.add(C.UNKNOWN, "sed with a computed program")
+
+
+def awk(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    opts, rest = split_options(args, frozenset({"-F", "-v", "-f", "--file", "-i", "-l"}))
+    if any(n in ("-f", "--file", "-i", "-l") for n, _ in opts):
+        acc.add(C.CODE, f"{prog} runs a program file")
+        return
+    if not rest or rest[0].lit is None:
+        acc.add({C.UNKNOWN, C.CODE}, f"{prog} with a computed program")
+        return
+    program = rest[0].lit
+    # awk is a language: system(), pipes to/from commands and file output are code/write.
+    if re.search(r"\bsystem\s*\(|\|\s*&?\s*getline|\|&|print[^;}]*\|", program):
+        acc.add(C.CODE, f"{prog} program runs commands")
+    elif re.search(r"print[^;}]*>", program):
+        acc.add(C.WRITE, f"{prog} program writes files")
+    else:
+        acc.add(C.READ, f"{prog} filters text")
+
+
+def kill(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    pos = [w.value for w in positionals(args, frozenset({"-s", "-n", "-u", "-U", "-g"}))]
+    if prog == "kill" and has_flag(args, "-l", "-L"):
+        acc.add(C.READ, "kill -l lists signals")
+        return
+    acc.add(C.ADMIN, f"{prog} signals processes")
+    if (prog == "kill" and any(v in ("$$", "$PPID", "0", "-1", "1") for v in pos)) or any(
+        w.text in ("*", "~") and w.lit is None for w in args
+    ):
+        acc.add(C.TAMPER, f"{prog} targets the session's own shell or every process")
+    if prog != "kill" and any(s in v for v in pos for s in programs.TAMPER_SERVICES):
+        acc.add(C.TAMPER, f"{prog} stops logging or auditing")
+
+
+def history(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    if any((w.lit or "-").startswith("-") and set(w.lit or "c") & set("cdwranps") for w in args):
+        acc.add(C.TAMPER, "history rewrites or clears the shell history")
+    else:
+        acc.add(C.READ, "history lists commands")
+
+
+def set_builtin(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    values = [w.value for w in args]
+    if ("history" in values and any(v.startswith("+o") for v in values)) or "+H" in values:
+        acc.add(C.TAMPER, "set +o history stops recording history")
+    elif any(v in ("-T", "-o", "+o") for v in values) and "functrace" in values:
+        acc.add(C.TAMPER, "set -o functrace enables DEBUG traps")
+    else:
+        acc.add(C.SESSION, "set changes shell options")
+
+
+def shopt(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    values = {w.value for w in args}
+    if "-u" in values and values & {"histappend", "cmdhist", "lithist"}:
+        acc.add(C.TAMPER, "shopt stops recording history")
+    elif values & {"extdebug"}:
+        acc.add(C.TAMPER, "shopt extdebug changes how commands run")
+    else:
+        acc.add(C.SESSION, "shopt changes shell options")
+
+
+def stty(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    values = [w.value for w in args]
+    if not values or values in (["-a"], ["size"], ["-g"]):
+        acc.add(C.READ, "stty prints terminal settings")
+    elif any(v in ("-echo", "-icanon", "raw", "-isig", "-icrnl", "-onlcr") for v in values):
+        acc.add(C.TAMPER, "stty changes what the terminal shows")
+    else:
+        acc.add(C.SESSION, "stty sets terminal options")
+
+
+def alias(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    if not args or all(w.lit is not None and "=" not in w.lit for w in args):
+        acc.add(C.READ, "alias lists aliases")
+        return
+    for w in args:
+        name, eq, body = w.value.partition("=")
+        if not eq:
+            continue
+        if w.lit is None:
+            acc.add({C.UNKNOWN, C.CODE}, "alias to a computed command")
+            continue
+        if (
+            name in programs.PROGRAMS
+            or name in programs.SHELLS
+            or name in ("cd", "exit", "history", "command", "builtin", "type", "alias")
+        ):
+            acc.add({C.TAMPER, C.CODE}, f"alias {name} redefines a program")
+        acc.add(C.SESSION, "alias")
+        ctx.parse(body, acc, ctx.nested())
+
+
+def trap(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    pos = positionals(args)
+    if not pos or has_flag(args, "-l", "-p"):
+        acc.add(C.READ, "trap lists traps")
+        return
+    if any(w.value.upper() in ("DEBUG", "RETURN", "ERR") for w in pos[1:]):
+        acc.add(C.TAMPER, "trap runs code around every command")
+    if pos[0].lit is None:
+        acc.add({C.UNKNOWN, C.CODE}, "trap with a computed command")
+    elif pos[0].lit not in ("", "-"):
+        acc.add(C.CODE, "trap runs a command later")
+        ctx.parse(pos[0].lit, acc, ctx.nested())
+
+
+def touch(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    acc.add(C.WRITE, "touch creates files")
+    if has_flag(args, "-d", "-t", "-r", "--date", "--reference"):
+        acc.add(C.TAMPER, "touch sets timestamps (timestomping)")
+
+
+def editor(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    # Decision: a full-screen editor is write; commands given on its line are code.
+    acc.add(C.WRITE, f"{prog} edits files")
+    plus = [w.lit or "+*" for w in args if (w.lit or "+").startswith("+")]
+    if any(not re.fullmatch(r"\+[0-9,]*", p) for p in plus) or has_flag(
+        args, "-c", "--cmd", "-S", "-s", "-x", "--eval", "--exec", "-l", "--load"
+    ):
+        acc.add(C.CODE, f"{prog} runs editor commands from its command line")
+
+
+def mv(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    # mv is write; replacing an existing file cannot be seen statically (policy may add
+    # a rule on objects). Moving onto a device or sensitive path is caught by scan_paths.
+    acc.add(C.WRITE, f"{prog} moves files")
+
+
+def date(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    if has_flag(args, "-s", "--set") or any(
+        (w.lit or "").isdigit() and len(w.lit or "") >= 8 for w in args
+    ):
+        acc.add(C.ADMIN, "date sets the clock")
+    else:
+        acc.add(C.READ, "date prints the time")
+
+
+def hostname(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    pos = positionals(args)
+    if pos or has_flag(args, "-F", "--file", "-b", "--boot"):
+        acc.add(C.ADMIN, "hostname sets the host name")
+    else:
+        acc.add(C.READ, "hostname prints the host name")
+
+
+def no_args_read(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    """mount, ifconfig, sysctl, crontab -l, dmesg...: listing forms are reads."""
+    lits = [w.lit for w in args]
+    reading = {
+        "mount": not lits or lits == ["-l"] or (len(lits) == 2 and lits[0] == "-t"),
+        "ifconfig": len(lits) <= 1 and not any(v and v in ("up", "down") for v in lits),
+        "sysctl": all(v is not None and "=" not in v and v != "-w" for v in lits)
+        and "-p" not in lits
+        and "--load" not in lits
+        and "--system" not in lits,
+        "crontab": "-l" in lits
+        and all(v in ("-l", "-u") or (i > 0 and lits[i - 1] == "-u") for i, v in enumerate(lits)),
+        "dmesg": not has_flag(
+            args,
+            "-c",
+            "-C",
+            "-D",
+            "-E",
+            "-n",
+            "--clear",
+            "--console-off",
+            "--console-on",
+            "--console-level",
+            "--read-clear",
+        ),
+        "journalctl": not any(
+            (v or "").startswith(
+                ("--vacuum", "--rotate", "--flush", "--relinquish", "--setup-keys", "--sync")
+            )
+            for v in lits
+        ),
+        "swapon": lits in ([], ["-s"], ["--show"]),
+        "umask": len(positionals(args)) == 0,
+        "at": has_flag(args, "-l"),
+        "ip": (len(lits) <= 3 and bool(set(lits) & {"show", "list", "ls", "get", "s"}))
+        or lits
+        in (
+            ["a"],
+            ["addr"],
+            ["r"],
+            ["route"],
+            ["link"],
+            ["l"],
+            ["-br", "a"],
+            ["neigh"],
+            ["-s", "link"],
+            ["-4", "a"],
+            ["-6", "a"],
+        ),
+    }.get(prog, False)
+    if reading:
+        acc.add(C.READ, f"{prog} lists")
+        return
+    if prog in ("dmesg", "journalctl"):
+        acc.add(C.TAMPER, f"{prog} clears or rotates the logs")
+    elif prog == "crontab" and has_flag(args, "-r"):
+        acc.add({C.ADMIN, C.DESTRUCTIVE}, "crontab -r deletes the crontab")
+    elif prog == "umask":
+        acc.add(C.SESSION, "umask")
+    elif prog == "at":
+        acc.add({C.ADMIN, C.CODE}, "at schedules commands")
+    else:
+        acc.add(C.ADMIN, f"{prog} changes system state")
+    if prog == "crontab" and ctx.stdin is not None:
+        ctx.parse(ctx.stdin, acc, ctx.nested())
+
+
+def tmux(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    pos = positionals(args, frozenset({"-L", "-S", "-f", "-c", "-s", "-t", "-n"}))
+    if pos and pos[0].value in ("ls", "list-sessions", "list-windows", "-ls"):
+        acc.add(C.READ, f"{prog} lists sessions")
+        return
+    acc.add({C.TAMPER, C.CODE}, f"{prog} runs commands in a detached terminal")
+
+
+HANDLERS: dict[str, Handler] = {
+    "rm": rm,
+    "chmod": chmod,
+    "dd": dd,
+    "sed": sed,
+    **dict.fromkeys(("awk", "gawk", "mawk", "nawk"), awk),
+    **dict.fromkeys(("kill", "pkill", "killall"), kill),
+    "history": history,
+    "set": set_builtin,
+    "shopt": shopt,
+    "stty": stty,
+    "alias": alias,
+    "trap": trap,
+    "touch": touch,
+    "mv": mv,
+    **dict.fromkeys(("vi", "vim", "nvim", "view", "vimdiff", "ex", "emacs", "nano"), editor),
+    "date": date,
+    "hostname": hostname,
+    **dict.fromkeys(
+        "mount ifconfig sysctl crontab dmesg journalctl swapon umask at ip".split(), no_args_read
+    ),
+    **dict.fromkeys(("tmux", "screen", "byobu"), tmux),
+    **NET_HANDLERS,
+    **SUB_HANDLERS,
+}

@@ -1,0 +1,298 @@
+"""Walk a tree-sitter-bash tree: find every simple command, redirect and here-document."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+import tree_sitter_bash
+from tree_sitter import Language, Node, Parser
+
+from protocols.classification import Category
+
+from . import handlers, paths, programs, wrappers
+from .core import MAX_DEPTH, Acc, Ctx
+from .words import SOURCES, Word, ascii_for_parser, heredoc_text, text_of, word
+
+C = Category
+
+# One parser for the process: tree-sitter parsers are not thread-safe, and the gateway
+# classifies on its single asyncio thread.
+_PARSER = Parser(Language(tree_sitter_bash.language()))
+
+_OUTPUT_OPS = frozenset({">", ">>", "&>", "&>>", ">|", ">&"})
+_GLOB = re.compile(r"[*?\[]|\{[^}]*(,|\.\.)[^}]*\}")
+# Bash history expansion (``!!``, ``!-2``, ``!rm``) re-runs earlier lines in interactive
+# shells; outside single quotes it is code we cannot see.
+_HISTORY = re.compile(r"(?<![\\$])!(?=[!\-0-9A-Za-z?#^*])")
+_SUBSCRIPT_CODE = re.compile(r"\$\(|`")
+
+
+def parse_into(text: str, acc: Acc, ctx: Ctx) -> None:
+    """Classify shell ``text`` (at ``ctx``'s depth) into ``acc``."""
+    if ctx.depth > MAX_DEPTH:
+        acc.add(C.UNKNOWN, "nesting too deep")
+        return
+    tree = _PARSER.parse(ascii_for_parser(text))
+    root = tree.root_node
+    if root.has_error or root.has_changes:
+        acc.add(C.UNKNOWN, "the shell grammar could not parse this line")
+        return
+    SOURCES.append(text)
+    try:
+        _walk(root, acc, ctx)
+    finally:
+        SOURCES.pop()
+
+
+def _walk(node: Node, acc: Acc, ctx: Ctx) -> None:
+    kind = node.type
+    if node.is_error or node.is_missing:
+        acc.add(C.UNKNOWN, "parse error")
+        return
+    if kind == "command":
+        _command(node, acc, ctx)
+    elif kind == "redirected_statement":
+        _redirected(node, acc, ctx)
+    elif kind == "declaration_command":
+        _declaration(node, acc, ctx)
+    elif kind == "unset_command":
+        _unset(node, acc, ctx)
+    elif kind == "variable_assignment":
+        _assignment(node, acc, ctx, prefix=False)
+    elif kind == "function_definition":
+        _function(node, acc, ctx)
+    elif kind in ("test_command", "arithmetic_expansion") or (
+        kind == "compound_statement" and node.children and node.children[0].type == "(("
+    ):
+        _arith_guard(node, acc)
+        _children(node, acc, ctx)
+    elif kind == "heredoc_redirect":
+        _children(node, acc, ctx)
+    elif kind in ("file_redirect", "herestring_redirect"):
+        _redirect(node, acc, ctx)
+    else:
+        _children(node, acc, ctx)
+
+
+def _children(node: Node, acc: Acc, ctx: Ctx) -> None:
+    for child in node.children:
+        if child.is_named or child.is_error or child.is_missing:
+            _walk(child, acc, ctx.with_stdin(None))
+
+
+def _arith_guard(node: Node, acc: Acc) -> None:
+    """Array subscripts in arithmetic and ``[[ -v ]]`` are evaluated: ``a[$(id)]``."""
+    for child in node.children:
+        if child.type in ("raw_string", "string") and _SUBSCRIPT_CODE.search(text_of(child)):
+            acc.add(C.CODE, "command text inside an arithmetic or test expression")
+        elif child.child_count:
+            _arith_guard(child, acc)
+
+
+def _command(node: Node, acc: Acc, ctx: Ctx, stdin: str | None = None) -> None:
+    argv: list[Word] = []
+    for child in node.children:
+        if child.type == "variable_assignment":
+            _assignment(child, acc, ctx, prefix=True)
+        elif child.type == "command_name":
+            argv.insert(0, word(child.children[0]) if child.children else Word("", ""))
+            _children(child, acc, ctx)
+        elif child.type == "herestring_redirect":
+            body = [c for c in child.children if c.is_named]
+            stdin = word(body[0]).lit if len(body) == 1 else None
+            _children(child, acc, ctx)
+        elif child.type in ("file_redirect", "heredoc_redirect"):
+            _walk(child, acc, ctx)
+        elif child.is_named and child.type != "comment":
+            argv.append(word(child))
+            _walk(child, acc, ctx.with_stdin(None))
+            _history_guard(child, acc)
+    if not argv:
+        return
+    ctx.run(argv, acc, ctx.with_stdin(stdin))
+
+
+def _history_guard(node: Node, acc: Acc) -> None:
+    raw = text_of(node)
+    quoted = node.type == "concatenation" and "'" in raw
+    if node.type in ("word", "string", "concatenation") and _HISTORY.search(raw) and not quoted:
+        acc.add(C.CODE, "history expansion re-runs earlier commands")
+
+
+def _redirected(node: Node, acc: Acc, ctx: Ctx) -> None:
+    body = node.child_by_field_name("body")
+    stdin: str | None = None
+    fed = False
+    for child in node.children:
+        if child.type == "heredoc_redirect":
+            stdin, fed = heredoc_text(child), True
+        elif child.type == "herestring_redirect":
+            named = [c for c in child.children if c.is_named]
+            stdin, fed = (word(named[0]).lit if len(named) == 1 else None), True
+    for child in node.children:
+        if body is not None and child.id == body.id:
+            if child.type == "command":
+                _command(child, acc, ctx, stdin if fed else None)
+            else:
+                _walk(child, acc, ctx)
+        else:
+            _walk(child, acc, ctx)
+
+
+def _redirect(node: Node, acc: Acc, ctx: Ctx) -> None:
+    ops = {c.type for c in node.children if not c.is_named}
+    dest = node.child_by_field_name("destination")
+    _children(node, acc, ctx)
+    if dest is None or node.type == "herestring_redirect":
+        return
+    target = word(dest)
+    if ops & _OUTPUT_OPS:
+        if ">&" in ops and (dest.type == "number" or target.value == "-"):
+            return
+        path = target.value
+        cats = paths.write_categories(path)
+        acc.add(cats, f"output redirected to {path}")
+        if cats:
+            acc.obj("path", paths.normalize(path))
+    else:
+        cats = paths.read_categories(target.value) | {C.READ}
+        acc.add(cats, f"input read from {target.value}")
+        acc.obj("path", paths.normalize(target.value))
+
+
+def _assignment(node: Node, acc: Acc, ctx: Ctx, prefix: bool) -> None:
+    name = node.child_by_field_name("name")
+    var = text_of(name) if name is not None else ""
+    value = node.child_by_field_name("value")
+    check_variable(var.split("[")[0], acc, word(value).text if value is not None else "")
+    if name is not None and name.type == "subscript":
+        _arith_guard(name, acc)
+    _children(node, acc, ctx)
+    if not prefix:
+        acc.add(C.SESSION, "variable assignment")
+
+
+def check_variable(var: str, acc: Acc, value: str | None = None) -> None:
+    """Setting or unsetting certain variables is tamper or code (see programs.py)."""
+    if var in programs.TAMPER_VARS:
+        acc.add(C.TAMPER, f"changes {var}")
+    if var == "PATH" and value is not None and value.startswith("*:") and "." not in value:
+        # ``PATH=$PATH:/opt/bin`` appends: programs found before keep winning. Prepending
+        # (or replacing) lets a directory shadow every command.
+        return
+    if var in programs.CODE_VARS or var.startswith("BASH_FUNC_"):
+        acc.add(C.CODE, f"{var} makes programs run other code")
+
+
+def _declaration(node: Node, acc: Acc, ctx: Ctx) -> None:
+    keyword = node.children[0].type if node.children else "declare"
+    acc.statements.append(keyword)
+    for child in node.children[1:]:
+        if child.type == "variable_assignment":
+            _assignment(child, acc, ctx, prefix=True)
+        elif child.type == "variable_name":
+            check_variable(text_of(child), acc)
+        else:
+            lit = word(child).value
+            if _SUBSCRIPT_CODE.search(lit) and "[" in lit:
+                acc.add(C.CODE, "array subscript evaluates command text")
+            if lit.startswith("-") and "f" in lit:
+                acc.add(C.CODE, f"{keyword} {lit} manipulates functions")
+            _children(child, acc, ctx)
+    acc.add(C.SESSION, f"{keyword} sets shell variables")
+
+
+def _unset(node: Node, acc: Acc, ctx: Ctx) -> None:
+    acc.statements.append("unset")
+    for child in node.children[1:]:
+        value = word(child).value
+        if not value.startswith("-"):
+            check_variable(value, acc)
+            if value in programs.PROGRAMS:
+                acc.add(C.TAMPER, f"unset removes a function or variable named {value}")
+        _children(child, acc, ctx)
+    acc.add(C.SESSION, "unset")
+
+
+def _function(node: Node, acc: Acc, ctx: Ctx) -> None:
+    name_node = node.child_by_field_name("name")
+    name = text_of(name_node) if name_node is not None else ""
+    acc.statements.append("function")
+    acc.obj("function", name)
+    if name in programs.PROGRAMS or name in programs.SHELLS or name in _SHADOWED:
+        acc.add({C.TAMPER, C.CODE}, f"function {name} shadows a program")
+    ctx.functions.add(name)
+    _children(node, acc, ctx)
+
+
+#: Names whose redefinition changes what later lines mean even if not in a table.
+_SHADOWED = frozenset({"cd", "exit", "logout", "history", "command", "builtin", "type"})
+
+
+def run_argv(argv: list[Word], acc: Acc, ctx: Ctx) -> None:
+    """Classify one simple command given as words (name first)."""
+    if ctx.depth > MAX_DEPTH:
+        acc.add(C.UNKNOWN, "nesting too deep")
+        return
+    head, args = argv[0], argv[1:]
+    name = head.lit
+    if name is None:
+        acc.statements.append("?")
+        acc.add({C.UNKNOWN, C.CODE}, f"command name {head.text!r} is computed at run time")
+        return
+    if not name or _GLOB.search(name) or "\n" in name:
+        acc.statements.append(name or "?")
+        acc.add(C.UNKNOWN, f"command name {name!r} is not a plain word")
+        return
+    prog = name
+    if "/" in name:
+        prog = posixpath.basename(name)
+        directory = posixpath.dirname(paths.normalize(name))
+        if directory not in programs.STANDARD_BIN_DIRS:
+            acc.statements.append(name)
+            acc.obj("program", name)
+            acc.add(C.CODE, f"runs the file {name}")
+            if prog not in programs.PROGRAMS and prog not in _ALL_HANDLERS:
+                return
+    acc.statements.append(prog)
+    acc.obj("program", prog)
+    if prog in ctx.functions:
+        return  # its body was classified where it was defined
+    if prog in _SUBSCRIPT_EVALUATORS and any(
+        "[" in w.value and _SUBSCRIPT_CODE.search(w.value) for w in args
+    ):
+        acc.add(C.CODE, f"{prog} evaluates an array subscript holding command text")
+    handler = _ALL_HANDLERS.get(prog)
+    lits = tuple(w.lit for w in args)
+    known = handler is not None or prog in programs.PROGRAMS
+    if known and (
+        lits in programs.VERSION_FORMS
+        or (args and all(v in programs.READ_FORMS.get(prog, ()) for v in lits))
+    ):
+        acc.add(C.READ, f"{prog} only prints its version or checks its configuration")
+        return
+    if handler is not None:
+        handler(prog, args, acc, ctx)
+    elif prog in programs.PROGRAMS:
+        acc.add(programs.PROGRAMS[prog], f"runs {prog}")
+    elif prog.startswith("mkfs."):
+        acc.add(C.DESTRUCTIVE, f"{prog} formats a file system")
+    elif re.fullmatch(r"(python|pypy|perl|ruby|php|node|lua)[0-9.]*", prog):
+        wrappers.interpreter(prog, args, acc, ctx)
+    else:
+        acc.add(C.UNKNOWN, f"{prog} is not a known program")
+    handlers.scan_paths(prog, args, acc)
+
+
+#: Builtins that evaluate ``name[subscript]`` arguments arithmetically (``a[$(id)]`` runs).
+_SUBSCRIPT_EVALUATORS = frozenset(
+    {"printf", "read", "test", "[", "let", "mapfile", "readarray", "wait", "unset", "getopts"}
+)
+
+_ALL_HANDLERS = {**wrappers.HANDLERS, **handlers.HANDLERS}
+
+
+def handler_for(prog: str) -> object | None:
+    """The argument-aware handler for ``prog`` (None: the tables decide alone)."""
+    return _ALL_HANDLERS.get(prog)

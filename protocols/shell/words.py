@@ -1,0 +1,177 @@
+"""Quote and backslash removal on tree-sitter-bash word nodes.
+
+Bash decides what runs after removing quotes and backslashes, so ``'r''m'``, ``\\rm``,
+``"rm"`` and ``r\\m`` are all ``rm``. tree-sitter gives us the pieces; this module joins
+them. There is no library for bash's quote removal on a parsed tree, hence our own code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+#: Node types whose value is only known when the command runs.
+DYNAMIC = frozenset(
+    {
+        "simple_expansion",
+        "expansion",
+        "command_substitution",
+        "process_substitution",
+        "arithmetic_expansion",
+        "brace_expression",
+    }
+)
+_HOME_VARS = frozenset({"$HOME", "${HOME}"})
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One argument: ``lit`` after quote removal (None if it has expansions) and ``text``,
+    the same with ``$HOME`` as ``~`` and any other expansion as ``*`` (for path globs)."""
+
+    lit: str | None
+    text: str
+
+    @property
+    def value(self) -> str:
+        return self.lit if self.lit is not None else self.text
+
+
+#: The source text of the trees being walked, innermost last. tree-sitter-bash 0.25's
+#: scanner reads out of bounds on some non-ASCII input (segfaults seen in fuzzing, e.g.
+#: ``"n²{\U0010d136\n"``), so the parser only ever sees ASCII: every non-ASCII code point
+#: becomes ``x`` (to bash, as to ``x``, it is a word character), byte offsets then equal
+#: code-point offsets, and node text is read back from the original here.
+SOURCES: list[str] = []
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def ascii_for_parser(text: str) -> bytes:
+    return _NON_ASCII.sub("x", text).encode("ascii")
+
+
+def text_of(node: Node) -> str:
+    return SOURCES[-1][node.start_byte : node.end_byte]
+
+
+def word(node: Node) -> Word:
+    parts: list[str] = []
+    rendered: list[str] = []
+    dynamic = _collect(node, parts, rendered)
+    return Word(None if dynamic else "".join(parts), "".join(rendered))
+
+
+def _collect(node: Node, parts: list[str], rendered: list[str]) -> bool:
+    """Append the literal pieces of ``node``; return True if any piece is dynamic."""
+    kind = node.type
+    raw = text_of(node)
+    if kind in DYNAMIC:
+        rendered.append("~" if raw in _HOME_VARS else "*")
+        return True
+    if kind in ("word", "number", "variable_name", "test_operator"):
+        value = _unescape_word(raw)
+        parts.append(value)
+        rendered.append(value)
+        return False
+    if kind == "raw_string":
+        parts.append(raw[1:-1])
+        rendered.append(raw[1:-1])
+        return False
+    if kind == "ansi_c_string":
+        value = unescape_ansi_c(raw[2:-1])
+        parts.append(value)
+        rendered.append(value)
+        return False
+    if kind in ("string", "translated_string", "concatenation"):
+        dynamic = False
+        for child in node.children:
+            if not child.is_named:
+                if child.type not in ('"', "$"):
+                    parts.append(text_of(child))
+                    rendered.append(text_of(child))
+                continue
+            if child.type == "string_content":
+                value = _unescape_dquote(text_of(child))
+                parts.append(value)
+                rendered.append(value)
+            else:
+                dynamic = _collect(child, parts, rendered) or dynamic
+        return dynamic
+    rendered.append("*")
+    return True
+
+
+def _unescape_word(raw: str) -> str:
+    if "\\" not in raw:
+        return raw
+    raw = raw.replace("\\\n", "")
+    return re.sub(r"\\(.)", r"\1", raw, flags=re.DOTALL)
+
+
+def _unescape_dquote(raw: str) -> str:
+    if "\\" not in raw:
+        return raw
+    raw = raw.replace("\\\n", "")
+    return re.sub(r'\\([$`"\\])', r"\1", raw)
+
+
+_ANSI = {
+    "a": "\a",
+    "b": "\b",
+    "e": "\x1b",
+    "E": "\x1b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "?": "?",
+}
+_ANSI_RE = re.compile(
+    r"\\(?:([abeEfnrtv\\'\"?])|([0-7]{1,3})|x([0-9a-fA-F]{1,2})|u([0-9a-fA-F]{1,4})"
+    r"|U([0-9a-fA-F]{1,8})|c(.))",
+    re.DOTALL,
+)
+
+
+def unescape_ansi_c(body: str) -> str:
+    """Decode the escapes of a ``$'...'`` string as bash does."""
+
+    def one(m: re.Match[str]) -> str:
+        simple, octal, hexa, u4, u8, ctrl = m.groups()
+        if simple is not None:
+            return _ANSI[simple]
+        if octal is not None:
+            return chr(int(octal, 8) & 0xFF)
+        if hexa is not None:
+            return chr(int(hexa, 16))
+        if u4 is not None or u8 is not None:
+            code = int(u4 or u8, 16)
+            return chr(code) if code <= 0x10FFFF else "\ufffd"
+        return chr(ord(ctrl) & 0x1F)
+
+    return _ANSI_RE.sub(one, body)
+
+
+def heredoc_text(redirect: Node) -> str | None:
+    """The text a here-document feeds to stdin, or None if it has expansions."""
+    start = next((c for c in redirect.children if c.type == "heredoc_start"), None)
+    body = next((c for c in redirect.children if c.type == "heredoc_body"), None)
+    if start is None:
+        return None
+    if body is None:
+        return ""
+    quoted = any(q in text_of(start) for q in "'\"\\")
+    raw = text_of(body)
+    if not quoted:
+        if any(c.type in DYNAMIC for c in body.children):
+            return None
+        raw = re.sub(r"\\([$`\\\n])", lambda m: "" if m.group(1) == "\n" else m.group(1), raw)
+    if any(c.type == "<<-" for c in redirect.children):
+        raw = "\n".join(line.lstrip("\t") for line in raw.split("\n"))
+    return raw

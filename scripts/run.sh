@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make run`: initialise a state directory once, start a throwaway demo PostgreSQL where
+# the server binaries exist, print how to connect, and run the gateway in the foreground.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STATE="${STATE:-.airlock}"
+DEMO_PORT="${DEMO_PORT:-5499}"
+BIN=.venv/bin
+mkdir -p "$STATE"
+STATE="$(cd "$STATE" && pwd)"
+
+demo=""
+if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/postgres" ]; then
+  PGBIN="$(pg_config --bindir)"
+  DATA="$STATE/demo-pg"
+  as_pg=()
+  if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); fi
+  if [ ! -s "$DATA/PG_VERSION" ]; then
+    mkdir -p "$DATA"
+    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$DATA"
+    (cd "$DATA" && "${as_pg[@]}" "$PGBIN/initdb" -D "$DATA" -U postgres -A trust -E UTF8 >/dev/null)
+    printf "\nlisten_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = ''\n" "$DEMO_PORT" \
+      >> "$DATA/postgresql.conf"
+  fi
+  if ! (cd "$DATA" && "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1); then
+    (cd "$DATA" && "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w start >/dev/null)
+  fi
+  demo="127.0.0.1:$DEMO_PORT"
+  echo "airlock: demo PostgreSQL running on $demo (data in $DATA; stop: pg_ctl -D $DATA stop)"
+fi
+
+if [ ! -f "$STATE/airlock.toml" ]; then
+  password="$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(12))')"
+  args=(init --dir "$STATE" --admin-password "$password")
+  [ -n "$demo" ] && args+=(--demo-postgres "$demo" --demo-user postgres)
+  "$BIN/airlock" "${args[@]}"
+  (umask 077 && echo "$password" > "$STATE/admin-password")
+fi
+
+cat <<MSG
+
+  Airlock is starting with $STATE/airlock.toml
+  User 'admin', password: $(cat "$STATE/admin-password")
+  Connect through the gateway:
+      psql "host=127.0.0.1 port=6432 dbname=demo user=admin"
+  Try a privileged statement (it needs a human): GRANT ALL ON SCHEMA public TO PUBLIC;
+  Stop with Ctrl-C.
+
+MSG
+exec "$BIN/airlock" serve --config "$STATE/airlock.toml"
