@@ -9,13 +9,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.checkpoint import Checkpoint, Recorder
+from gateway import metrics, sdnotify
+from gateway.checkpoint import Checkpoint
 from gateway.config import Config, ConfigError, load_config
 from gateway.identity.authenticator import Authenticator
 from gateway.keys import load_audit_key, server_tls_context
+from gateway.limits import ConnectionLimiter, parse_limits
 from gateway.model import Session
 from gateway.policy import load_policy
 from gateway.postgres.listener import PostgresGateway
+from gateway.recording.redact import Redactor
+from gateway.recording.writer import Durability, TranscriptWriter
+from gateway.recording.writer import Recorder as AuditRecorder
 from gateway.ssh.server import SshGateway
 from gateway.store.base import Store
 from gateway.store.sqlite import open_store
@@ -43,18 +48,17 @@ class Airlock:
         self.postgres: PostgresGateway | None = None
         self.ssh: SshGateway | None = None
         self.bound = Bound()
+        self.limiter = ConnectionLimiter.from_config(config)
+        metrics.set_node(config.node)
         self.started = time.time()
 
     @staticmethod
-    def _make_recorder(config: Config) -> object | None:
-        from gateway.recording.redact import Redactor
-        from gateway.recording.writer import Durability, Recorder
-
+    def _make_recorder(config: Config) -> AuditRecorder:
         if not config.keys.audit_key.exists():
             raise ConfigError(
                 "keys.audit_key", f"{config.keys.audit_key} does not exist (run `airlock init`)"
             )
-        return Recorder(
+        return AuditRecorder(
             config.recording.directory,
             load_audit_key(config.keys.audit_key),
             Redactor(config.recording.redact_patterns, config.recording.sensitive_columns),
@@ -64,10 +68,8 @@ class Airlock:
             node=config.node,
         )
 
-    def open_transcript(self, session: Session) -> Recorder | None:
-        if self.recorder is None:
-            return None
-        return self.recorder.open(  # type: ignore[attr-defined,no-any-return]
+    def open_transcript(self, session: Session) -> TranscriptWriter:
+        return self.recorder.open(
             session.id,
             protocol=session.protocol.value,
             user=session.identity.user,
@@ -89,7 +91,13 @@ class Airlock:
                 server_tls_context(pg.tls_cert, pg.tls_key) if pg.tls_cert and pg.tls_key else None
             )
             self.postgres = PostgresGateway(
-                config, self.authenticator, self.checkpoint, self.store, self.open_transcript, tls
+                config,
+                self.authenticator,
+                self.checkpoint,
+                self.store,
+                self.open_transcript,
+                tls,
+                self.limiter,
             )
             self.bound.postgres = await self.postgres.start(pg.listen.host, pg.listen.port)
             log.info("postgres listening on %s:%s", pg.listen.host, self.bound.postgres)
@@ -104,21 +112,23 @@ class Airlock:
             await self.postgres.close()
         if self.ssh is not None:
             await self.ssh.close()
-        aclose = getattr(self.recorder, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await self.recorder.aclose()
         await self.store.close()
 
     def reload(self) -> bool:
         """SIGHUP: swap users, targets and policy atomically, or keep the old ones."""
         if self.config.path is None:
             return False
+        sdnotify.reloading()
         try:
             config = load_config(self.config.path)
             policy = load_policy(config.policy_raw)
             authenticator = Authenticator(config)
+            parse_limits(config.raw)
         except ConfigError as exc:
             log.error("reload rejected, keeping the running config: %s", exc)
+            metrics.reloaded(False)
+            sdnotify.ready()
             return False
         self.config = config
         self.authenticator = authenticator
@@ -127,6 +137,9 @@ class Airlock:
             self.postgres.reconfigure(config, authenticator)
         if self.ssh is not None:
             self.ssh.config, self.ssh.authenticator = config, authenticator
+        self.limiter.reconfigure(config)
+        metrics.reloaded(True)
+        sdnotify.ready()
         log.info("configuration reloaded from %s", config.path)
         return True
 
@@ -140,9 +153,15 @@ async def serve(config_path: Path) -> int:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, app.reload)
-    print(f"airlock: ready (postgres port {app.bound.postgres})", flush=True)
+    bound = app.bound
+    status = f"postgres {bound.postgres} ssh {bound.ssh} http {bound.http}"
+    print(f"airlock: ready ({status})", flush=True)
+    sdnotify.ready(status)
+    watchdog = sdnotify.start_watchdog()
     try:
         await stop.wait()
     finally:
+        sdnotify.stopping("draining")
+        await sdnotify.stop_watchdog(watchdog)
         await app.stop()
     return 0

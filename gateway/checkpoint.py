@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from gateway import metrics
 from gateway.model import Action, ActionKind, Decision, Notify, Outcome, Session, Verdict
 from protocols.classification import Classification
 from protocols.sql import LexingState, SqlClassifierCache
@@ -189,6 +190,11 @@ class Checkpoint:
         outcome: Outcome,
         cache_key: tuple[bytes, LexingState, int] | None,
     ) -> Outcome:
+        metrics.statement(
+            ctx.session.protocol.value,
+            outcome.classification.categories,
+            outcome.verdict.decision.value if outcome.allowed else "refused",
+        )
         if not self._record(ctx, action, outcome):
             return Outcome(
                 False,

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import getpass
 import importlib
-import logging
 import secrets
 import sys
 from pathlib import Path
@@ -164,11 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from gateway.logs import setup_logging
+
+    setup_logging(args.verbose)
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -7,6 +7,7 @@ packages=(
   pgbouncer                     # the incumbent in bench/pg.sh
   openssh-server openssh-client # real sshd upstream and OpenSSH clients for SSH tests
   slapd ldap-utils              # real OpenLDAP for identity tests
+  systemd                       # systemd-analyze verify of the unit (tests/test_packaging.py)
   libldap2-dev libsasl2-dev     # to build python-ldap
 )
 missing=()

@@ -13,10 +13,13 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from gateway import metrics
 from gateway.checkpoint import Checkpoint, Recorder, SessionContext
 from gateway.config import Config, Target, is_loopback
 from gateway.identity.authenticator import Authenticator
+from gateway.limits import ConnectionLimiter
 from gateway.model import Identity, Protocol, Session, SessionStats
 from gateway.postgres import upstream as up
 from gateway.postgres.relay import PgRelay
@@ -56,6 +59,7 @@ class PostgresGateway:
         store: Store,
         recorder_factory: RecorderFactory | None = None,
         tls: ssl.SSLContext | None = None,
+        limiter: ConnectionLimiter | None = None,
     ) -> None:
         self.config = config
         self.authenticator = authenticator
@@ -63,6 +67,7 @@ class PostgresGateway:
         self.store = store
         self.recorder_factory = recorder_factory
         self.tls = tls
+        self.limiter = limiter
         self.server: asyncio.Server | None = None
         self.live: dict[tuple[int, int], _Live] = {}
         self.handlers: set[asyncio.Task[None]] = set()
@@ -110,6 +115,7 @@ class PostgresGateway:
                     reader, writer, startup, tls, peer[0], client_addr
                 )
         except TimeoutError:
+            metrics.rejected("startup-timeout")
             writer.write(m.error_response("08P01", "airlock: startup timed out", "FATAL"))
             return
         except ClientError as exc:
@@ -247,10 +253,20 @@ class PostgresGateway:
             raise ClientError(
                 f"airlock: user {identity.user!r} may not use target {target.name!r}", "42501"
             )
+        if self.limiter is not None:
+            refused = self.limiter.try_acquire(identity.user, target.name)
+            if refused:
+                metrics.rejected("limit")
+                raise ClientError(f"airlock: {refused}", "53300")
         try:
             upstream = await up.connect(target, startup_settings.upstream)
-        except up.UpstreamError as exc:
-            raise ClientError(f"airlock: {exc}", exc.sqlstate) from None
+        except BaseException as exc:
+            if self.limiter is not None:
+                self.limiter.release(identity.user, target.name)
+            if isinstance(exc, up.UpstreamError):
+                metrics.upstream_error("postgres", target.name, "connect")
+                raise ClientError(f"airlock: {exc}", exc.sqlstate) from None
+            raise
         session = Session(
             id=secrets.token_hex(8),
             protocol=Protocol.POSTGRES,
@@ -275,7 +291,6 @@ class PostgresGateway:
     ) -> None:
         target = self.config.targets[session.target]
         stats = SessionStats()
-        relay = PgRelay(ctx, self.checkpoint, self.config.postgres.max_message_bytes, stats)
         secret = secrets.randbits(31)
         while (upstream.pid, secret) in self.live:
             secret = secrets.randbits(31)
@@ -291,6 +306,13 @@ class PostgresGateway:
             )
             upstream.writer.close()
             return
+        relay = PgRelay(
+            ctx,
+            self.checkpoint,
+            self.config.postgres.max_message_bytes,
+            stats,
+            _result_recorder(ctx),
+        )
 
         async def notify(text: str) -> None:
             if relay.client is not None and not relay.client.is_closing():
@@ -298,6 +320,7 @@ class PostgresGateway:
 
         ctx.notify = notify
         self.live[key] = _Live(target, upstream.pid, upstream.secret, relay)
+        session_metrics = metrics.session_started("postgres", session.target)
         try:
             hello = [m.auth_ok(), *upstream.params, *upstream.notices]
             hello.append(m.backend_key_data(upstream.pid, secret))
@@ -315,16 +338,28 @@ class PostgresGateway:
         finally:
             self.live.pop(key, None)
             upstream.writer.close()
-            await self._finish(session, stats, ctx)
+            if self.limiter is not None:
+                self.limiter.release(session.identity.user, session.target)
+            await self._finish(session, stats, ctx, session_metrics)
 
-    async def _finish(self, session: Session, stats: SessionStats, ctx: SessionContext) -> None:
+    async def _finish(
+        self,
+        session: Session,
+        stats: SessionStats,
+        ctx: SessionContext,
+        session_metrics: metrics.SessionMetrics,
+    ) -> None:
+        session_metrics.bytes_in(stats.bytes_in)
+        session_metrics.bytes_out(stats.bytes_out)
+        session_metrics.ended()
         recorder = ctx.recorder
         close = getattr(recorder, "close", None)
         if close is not None:
             try:
-                close(
+                seq, head = close(
                     bytes_in=stats.bytes_in, bytes_out=stats.bytes_out, statements=stats.statements
                 )
+                await self.store.set_head(session.id, seq, head)
             except Exception:
                 log.exception("closing transcript failed")
         try:
@@ -333,6 +368,28 @@ class PostgresGateway:
             )
         except Exception:
             log.exception("cannot record the end of session %s", session.id)
+
+
+def _result_recorder(ctx: SessionContext) -> Callable[[int, bytes], None] | None:
+    """Records each statement's outcome (command tag or error) as the server reports it."""
+    if ctx.recorder is None or not hasattr(ctx.recorder, "result"):
+        return None
+    writer: Any = ctx.recorder
+
+    def on_result(kind: int, msg: bytes) -> None:
+        try:
+            if kind == ord("C"):
+                tag = m.command_tag(msg)
+                rows = tag.rsplit(" ", 1)[-1]
+                writer.result(tag=tag, rows=int(rows) if rows.isdigit() else None)
+            else:
+                fields = m.parse_fields(msg)
+                writer.result(sqlstate=fields.get("C"), error=fields.get("M"))
+        except Exception:
+            # The action already ran; the next one is refused if the transcript is broken.
+            log.exception("cannot record a result")
+
+    return on_result
 
 
 def _row(session: Session, started: float) -> SessionRow:

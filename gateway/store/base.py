@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,3 +99,13 @@ class Store(ABC):
         self, kind: str, key: str, expect: Mapping[str, Any], doc: Mapping[str, Any]
     ) -> bool:
         """Replace the document only if its fields match `expect` (atomic compare-and-set)."""
+
+    # pub/sub: decisions made on one node release sessions held on another
+    @abstractmethod
+    async def subscribe(self, channel: str, callback: Callable[[str], None]) -> None: ...
+
+    @abstractmethod
+    async def unsubscribe(self, channel: str, callback: Callable[[str], None]) -> None: ...
+
+    @abstractmethod
+    async def publish(self, channel: str, payload: str) -> None: ...

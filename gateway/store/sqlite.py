@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.store.base import SessionRow, Store, TokenRow
+from gateway.store.pubsub import LocalPubSub
 
 T = TypeVar("T")
 
@@ -48,7 +49,7 @@ def _session(row: tuple[Any, ...]) -> SessionRow:
     return SessionRow(*values)
 
 
-class SqliteStore(Store):
+class SqliteStore(LocalPubSub, Store):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="airlock-sqlite")

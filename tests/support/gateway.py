@@ -64,7 +64,7 @@ def base_config(state: Path, pg: PgServer, **sections: Any) -> dict[str, Any]:
                                              "forwarding", "unknown"]}]},
     }  # fmt: skip
     for key, value in sections.items():
-        if isinstance(value, Mapping) and isinstance(config.get(key), dict):
+        if key != "policy" and isinstance(value, Mapping) and isinstance(config.get(key), dict):
             config[key] = {**config[key], **value}
         else:
             config[key] = value
@@ -102,6 +102,16 @@ class GatewayThread:
         parts = {"host": "127.0.0.1", "port": str(self.port), "user": user, "dbname": target,
                  "password": PASSWORDS.get(user, "nope"), "sslmode": "disable", **extra}  # fmt: skip
         return " ".join(f"{k}='{v}'" for k, v in parts.items())
+
+    def wait_sessions_closed(self, timeout: float = 10) -> None:
+        """Until every session handler has finished its bookkeeping (store, transcript)."""
+
+        async def drain() -> None:
+            handlers = set(self.app.postgres.handlers) if self.app.postgres else set()
+            if handlers:
+                await asyncio.wait(handlers, timeout=timeout)
+
+        self.call(drain(), timeout + 5)
 
     def stop(self) -> None:
         try:

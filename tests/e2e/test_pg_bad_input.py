@@ -1,0 +1,192 @@
+"""Malformed and hostile input: each gets a clear error or a clean close, and the daemon
+keeps serving everyone else (a concurrent session keeps working throughout)."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import psycopg
+import pytest
+
+from protocols.pgwire import messages as m
+from tests.support.gateway import PASSWORDS, GatewayThread
+
+
+async def read_error(reader: asyncio.StreamReader) -> dict[str, str]:
+    """Read messages until an ErrorResponse; return its fields."""
+    while True:
+        header = await asyncio.wait_for(reader.readexactly(5), 10)
+        body = await reader.readexactly(int.from_bytes(header[1:], "big") - 4)
+        if header[:1] == b"E":
+            return m.parse_fields(header + body)
+
+
+@pytest.fixture
+async def witness(gateway: GatewayThread) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A session that must keep working while the others misbehave."""
+    conn = await psycopg.AsyncConnection.connect(gateway.dsn("carol"), autocommit=True)
+    yield conn
+    assert await (await conn.execute("SELECT 'alive'")).fetchone() == ("alive",)
+    await conn.close()
+
+
+async def raw(gateway: GatewayThread) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", gateway.port)
+
+
+async def test_garbage_before_startup(
+    gateway: GatewayThread, witness: psycopg.AsyncConnection
+) -> None:
+    reader, writer = await raw(gateway)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    fields = await read_error(reader)
+    assert fields["C"] == "08P01" and "startup packet" in fields["M"]
+    assert await reader.read() == b""  # then a clean close
+    await (await witness.execute("SELECT 1")).fetchone()
+
+
+async def test_oversized_startup_length(
+    gateway: GatewayThread, witness: psycopg.AsyncConnection
+) -> None:
+    reader, writer = await raw(gateway)
+    writer.write(struct.pack("!ii", 1 << 30, m.PROTOCOL_3_0))
+    fields = await read_error(reader)
+    assert "invalid startup packet length" in fields["M"]
+    assert await reader.read() == b""
+
+
+async def test_unsupported_protocol_version(gateway: GatewayThread) -> None:
+    reader, writer = await raw(gateway)
+    body = struct.pack("!i", 2 << 16) + b"user\0x\0\0"
+    writer.write(struct.pack("!i", len(body) + 4) + body)
+    fields = await read_error(reader)
+    assert fields["C"] == "0A000" and "protocol 3.0" in fields["M"]
+
+
+async def test_gssenc_refused_then_startup_works(gateway: GatewayThread) -> None:
+    reader, writer = await raw(gateway)
+    writer.write(struct.pack("!ii", 8, m.GSSENC_REQUEST_CODE))
+    assert await reader.readexactly(1) == b"N"
+    writer.write(m.startup_message({"user": "alice", "database": "main"}))
+    header = await reader.readexactly(9)
+    assert header[:1] == b"R" and struct.unpack("!i", header[5:9])[0] == 10  # SASL offered
+    writer.close()
+
+
+async def test_oversized_message_after_startup(
+    gateway: GatewayThread, witness: psycopg.AsyncConnection
+) -> None:
+    """A length beyond postgres.max_message_bytes ends that session with a clear error."""
+    conn = await psycopg.AsyncConnection.connect(gateway.dsn("alice"), autocommit=True)
+    sock_fd = conn.pgconn.socket
+    import os
+
+    os.write(sock_fd, b"Q" + struct.pack("!i", 1 << 30))
+    with pytest.raises(psycopg.OperationalError) as info:
+        await conn.execute("SELECT 1")
+    assert "out of bounds" in str(info.value) or "server closed" in str(info.value)
+    await conn.close()
+    await (await witness.execute("SELECT 1")).fetchone()
+
+
+async def test_truncated_message_then_disconnect(
+    gateway: GatewayThread, witness: psycopg.AsyncConnection
+) -> None:
+    reader, writer = await raw(gateway)
+    writer.write(m.startup_message({"user": "alice", "database": "main"})[:10])
+    writer.write_eof()
+    assert await asyncio.wait_for(reader.read(), 10) == b""  # a clean close, no hang
+    await (await witness.execute("SELECT 1")).fetchone()
+
+
+async def test_stalled_startup_times_out(pg, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.gateway import base_config
+
+    gw = GatewayThread.from_dict(
+        base_config(tmp_path_factory.mktemp("stall"), pg, postgres={"startup_timeout_s": 0.5})
+    )
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+        writer.write(m.startup_message({"user": "alice", "database": "main"})[:6])
+        started = time.monotonic()
+        fields = await read_error(reader)
+        assert fields["M"] == "airlock: startup timed out"
+        assert time.monotonic() - started < 3
+    finally:
+        gw.stop()
+
+
+async def test_unknown_target(gateway: GatewayThread) -> None:
+    with pytest.raises(psycopg.OperationalError) as info:
+        await psycopg.AsyncConnection.connect(gateway.dsn("alice", "nowhere"))
+    assert "unknown target 'nowhere'" in str(info.value)
+
+
+async def test_wrong_password_and_unknown_user_look_the_same(gateway: GatewayThread) -> None:
+    timings = {}
+    messages = {}
+    for user, password in (("alice", "wrong"), ("mallory", "whatever")):
+        started = time.monotonic()
+        with pytest.raises(psycopg.OperationalError) as info:
+            await psycopg.AsyncConnection.connect(
+                f"host=127.0.0.1 port={gateway.port} user={user} dbname=main password={password} sslmode=disable"
+            )
+        timings[user] = time.monotonic() - started
+        messages[user] = str(info.value).replace(user, "USER")
+        with pytest.raises(asyncpg.InvalidPasswordError) as apg:  # asyncpg exposes SQLSTATE
+            await asyncpg.connect(
+                host="127.0.0.1",
+                port=gateway.port,
+                user=user,
+                password=password,
+                database="main",
+                ssl=False,
+            )
+        assert apg.value.sqlstate == "28P01"
+    assert messages["alice"] == messages["mallory"]
+    assert abs(timings["alice"] - timings["mallory"]) < 0.15
+    assert min(timings.values()) >= 0.2  # the configured failure delay
+
+
+async def test_upstream_down_gives_clear_error(
+    gateway: GatewayThread, witness: psycopg.AsyncConnection
+) -> None:
+    with pytest.raises(psycopg.OperationalError) as info:
+        await psycopg.AsyncConnection.connect(gateway.dsn("alice", "down"))
+    assert "target 'down' is unreachable" in str(info.value)
+
+
+async def test_forbidden_startup_options(gateway: GatewayThread) -> None:
+    for options, expect in (
+        ("-c role=postgres", "'role' is not allowed"),
+        ("-c standard_conforming_strings=off", "standard_conforming_strings=off is refused"),
+        ("-c client_encoding=SJIS", "client_encoding 'SJIS' is refused"),
+        ("-c session_replication_role=replica", "not allowed"),
+    ):
+        with pytest.raises(psycopg.OperationalError) as info:
+            await psycopg.AsyncConnection.connect(gateway.dsn("alice", options=options))
+        assert expect in str(info.value), options
+
+
+async def test_reason_option_is_stripped_before_upstream(gateway: GatewayThread) -> None:
+    conn = await psycopg.AsyncConnection.connect(
+        gateway.dsn("alice", options="-c airlock.reason=rotate\\\\ keys -c statement_timeout=5000")
+    )
+    async with conn:
+        cur = await conn.execute(
+            "SELECT current_setting('statement_timeout'), current_setting('airlock.reason', true)"
+        )
+        assert await cur.fetchone() == ("5s", None)
+
+
+async def test_cleartext_password_on_loopback_for_users_without_scram(
+    gateway: GatewayThread,
+) -> None:
+    """A local user always gets SCRAM; the password is never sent in clear without need."""
+    conn = await psycopg.AsyncConnection.connect(gateway.dsn("bob", require_auth="scram-sha-256"))
+    await conn.close()
+    assert PASSWORDS["bob"]

@@ -1,0 +1,236 @@
+"""The checkpoint seam through the real relay: denials with real-error semantics, a held
+statement that stalls only its own session, and lexing-state attacks that never run."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gateway.checkpoint import Checkpoint, SessionContext
+from gateway.model import Action
+from gateway.policy import load_policy
+from tests.support.gateway import GatewayThread, base_config
+from tests.support.pg import PgServer
+
+ALLOW_TAMPER = {"rules": [{"name": "allow-tamper", "decision": "allow",
+                           "categories": ["tamper", "session", "read", "write", "ddl", "transaction"]}]}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def strict(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayThread]:
+    """The built-in default policy: read/write/transaction/session pass, the rest is reviewed
+    (and, with no approval channel configured, refused)."""
+    gw = GatewayThread.from_dict(base_config(tmp_path_factory.mktemp("strict"), pg, policy={}))
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture(scope="module")
+def lax(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayThread]:
+    """Lets `SET standard_conforming_strings = off` itself through, to attack what follows."""
+    gw = GatewayThread.from_dict(
+        base_config(tmp_path_factory.mktemp("lax"), pg, policy=ALLOW_TAMPER)
+    )
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture(scope="module")
+def victim(pg: PgServer) -> Iterator[str]:
+    pg.psql(
+        "DROP TABLE IF EXISTS victim; CREATE TABLE victim(a int); INSERT INTO victim VALUES (1)"
+    )
+    yield "victim"
+
+
+def read_replies(sock: int, ready_count: int) -> bytes:
+    """Read a (non-blocking) client socket until `ready_count` ReadyForQuery messages came."""
+    import os
+    import select
+
+    data = b""
+    while data.count(b"Z\x00\x00\x00\x05") < ready_count:
+        readable, _, _ = select.select([sock], [], [], 10)
+        assert readable, "no reply within 10 s"
+        chunk = os.read(sock, 65536)
+        assert chunk, "connection closed"
+        data += chunk
+    return data
+
+
+#: With standard_conforming_strings on: one harmless SELECT of two string literals. With it
+#: off: `SELECT 'a'', '` then `DROP TABLE victim` then a comment.
+ATTACK = "SELECT 'a\\', ' ; DROP TABLE victim; --'"
+
+
+def victim_exists(pg: PgServer) -> bool:
+    return pg.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'victim'").strip() == "1"
+
+
+def test_denied_statement_is_42501_with_reason(strict: GatewayThread) -> None:
+    with psycopg.connect(strict.dsn("alice"), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as info:
+            conn.execute("GRANT ALL ON SCHEMA public TO PUBLIC")
+        assert info.value.sqlstate == "42501"
+        assert "approval required" in str(info.value) and "privilege" in str(info.value)
+        assert conn.execute("SELECT 'next works'").fetchone() == ("next works",)
+
+
+def test_denial_aborts_an_explicit_transaction(strict: GatewayThread, pg: PgServer) -> None:
+    pg.psql("DROP TABLE IF EXISTS txn_t; CREATE TABLE txn_t(a int)")
+    with psycopg.connect(strict.dsn("alice")) as conn:
+        conn.execute("INSERT INTO txn_t VALUES (1)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DROP TABLE txn_t")
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            conn.execute("SELECT 1")
+        conn.rollback()
+    assert pg.psql("SELECT count(*) FROM txn_t").strip() == "0"
+
+
+@pytest.mark.parametrize("pipeline_sync", [False, True])
+def test_denied_parse_in_a_pipeline_acts_like_a_real_error(
+    strict: GatewayThread, pg: PgServer, pipeline_sync: bool
+) -> None:
+    """Same table state and same client experience as a statement the server rejects."""
+    states = {}
+    for failing, error in (
+        ("SELECT 1/0", psycopg.errors.DivisionByZero),
+        ("TRUNCATE pipe_t", psycopg.errors.InsufficientPrivilege),  # refused: destructive
+    ):
+        pg.psql("DROP TABLE IF EXISTS pipe_t; CREATE TABLE pipe_t(a int)")
+        with psycopg.connect(strict.dsn("alice"), autocommit=True) as conn:
+            with pytest.raises(error), conn.pipeline() as p:
+                conn.execute("INSERT INTO pipe_t VALUES (%s)", (1,))
+                if pipeline_sync:
+                    p.sync()
+                conn.execute(failing)
+                conn.execute("INSERT INTO pipe_t VALUES (%s)", (2,))  # skipped to Sync
+            assert conn.execute("SELECT 'usable'").fetchone() == ("usable",)
+        states[failing] = pg.psql("SELECT array_agg(a) FROM pipe_t").strip()
+    assert states["SELECT 1/0"] == states["TRUNCATE pipe_t"]
+    assert states["TRUNCATE pipe_t"] == ("{1}" if pipeline_sync else "")
+
+
+def test_fastpath_function_call_is_refused(strict: GatewayThread) -> None:
+    """The fastpath FunctionCall runs a function by OID, unseen: `unknown`, reviewed."""
+    import struct
+
+    from protocols.pgwire import messages as m
+
+    with psycopg.connect(strict.dsn("alice"), autocommit=True) as conn:
+        import os
+
+        # FunctionCall(oid of pg_sleep... any oid), 0 arg formats, 0 args, text result.
+        os.write(conn.pgconn.socket, m.message(b"F", struct.pack("!ihhh", 2101, 0, 0, 0)))
+        # Read the reply on the raw socket: an ErrorResponse 42501 then ReadyForQuery.
+        data = read_replies(conn.pgconn.socket, 1)
+        assert b"C42501" in data and b"approval required" in data
+
+
+def test_sql_prepare_then_execute_takes_the_prepared_classification(strict: GatewayThread) -> None:
+    with psycopg.connect(strict.dsn("alice"), autocommit=True) as conn:
+        conn.execute("PREPARE ok AS SELECT 1")
+        assert conn.execute("EXECUTE ok").fetchone() == (1,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("EXECUTE never_prepared")  # unknown name: fail closed
+
+
+@pytest.mark.parametrize(
+    "setter",
+    [
+        "SET standard_conforming_strings = off",
+        "SELECT set_config('standard_conforming_strings', 'off', false)",
+        "SET client_encoding = 'SJIS'",
+    ],
+)
+def test_lexing_attack_never_runs_the_drop(
+    lax: GatewayThread, pg: PgServer, victim: str, setter: str
+) -> None:
+    attack = ATTACK
+    with psycopg.connect(lax.dsn("alice"), autocommit=True) as conn:
+        conn.execute(setter)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as info:
+            conn.execute(attack, prepare=False)
+        assert "unknown" in str(info.value)
+    assert victim_exists(pg)
+
+
+def test_pipelined_lexing_attack_is_held_until_the_server_reports(
+    lax: GatewayThread, pg: PgServer, victim: str
+) -> None:
+    """Both Query messages in one write: the second must be classified with scs off."""
+    import os
+
+    from protocols.pgwire import messages as m
+
+    with psycopg.connect(lax.dsn("alice"), autocommit=True) as conn:
+        sock = conn.pgconn.socket
+        os.write(sock, m.query("SET standard_conforming_strings = off") + m.query(ATTACK))
+        data = read_replies(sock, 2)
+        assert b"C42501" in data
+    assert victim_exists(pg)
+
+
+def test_startup_route_is_refused(lax: GatewayThread) -> None:
+    with pytest.raises(
+        psycopg.OperationalError, match="standard_conforming_strings=off is refused"
+    ):
+        psycopg.connect(lax.dsn("alice", options="-c standard_conforming_strings=off"))
+
+
+class Gate:
+    """A checkpoint delay that holds statements containing a marker until released."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.event: asyncio.Event | None = None
+        self.held = threading.Event()
+
+    async def __call__(self, ctx: SessionContext, action: Action) -> None:
+        if "hold_me" not in action.text:
+            return
+        self.loop = asyncio.get_running_loop()
+        self.event = asyncio.Event()
+        self.held.set()
+        await self.event.wait()
+
+    def release(self) -> None:
+        assert self.loop is not None and self.event is not None
+        self.loop.call_soon_threadsafe(self.event.set)
+
+
+def test_a_held_statement_stalls_only_its_session(pg: PgServer, tmp_path: Path) -> None:
+    gate = Gate()
+    checkpoint = Checkpoint(load_policy({}), delay=gate)
+    gw = GatewayThread.from_dict(base_config(tmp_path, pg, policy={}), checkpoint)
+    try:
+        result: dict[str, object] = {}
+
+        def held_session() -> None:
+            with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
+                result["held"] = conn.execute("SELECT 'hold_me'").fetchone()
+                result["done_at"] = time.monotonic()
+
+        thread = threading.Thread(target=held_session)
+        thread.start()
+        assert gate.held.wait(10)
+        # While it is held, other sessions keep their full speed.
+        with psycopg.connect(gw.dsn("bob"), autocommit=True) as other:
+            for i in range(300):
+                assert other.execute("SELECT %s::int", (i,)).fetchone() == (i,)
+        assert "held" not in result and thread.is_alive()
+        released_at = time.monotonic()
+        gate.release()
+        thread.join(10)
+        assert result["held"] == ("hold_me",)
+        assert result["done_at"] >= released_at  # type: ignore[operator]
+    finally:
+        gw.stop()

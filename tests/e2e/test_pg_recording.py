@@ -1,0 +1,83 @@
+"""Sessions land in the store and in a verifiable transcript, secrets redacted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import psycopg
+
+from gateway.keys import load_audit_public
+from gateway.recording.verify import find_transcript, verify_session
+from tests.support.gateway import GatewayThread
+
+
+def transcript(gateway: GatewayThread, session_id: str) -> list[dict[str, object]]:
+    path = find_transcript(gateway.config.recording.directory, session_id)
+    assert path is not None
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def last_session(gateway: GatewayThread, user: str) -> object:
+    gateway.wait_sessions_closed()
+    rows = gateway.call(gateway.app.store.list_sessions(user=user))
+    return rows[-1]
+
+
+def test_session_row_and_transcript(gateway: GatewayThread) -> None:
+    secret = "hunter2-Very-Secret"
+    with psycopg.connect(
+        gateway.dsn(
+            "carol", application_name="agent-x", options="-c airlock.reason=nightly\\\\ report"
+        )
+    ) as conn:
+        conn.execute("SELECT 42")
+        conn.execute(f"SELECT 'postgres://u:{secret}@db.example/x' AS url")
+        try:
+            conn.execute("SELECT * FROM nope")
+        except psycopg.errors.UndefinedTable:
+            conn.rollback()
+    row = last_session(gateway, "carol")
+    assert row.target == "main" and row.agent == "agent-x"  # type: ignore[attr-defined]
+    assert row.ended_at is not None and row.statements >= 3  # type: ignore[attr-defined]
+    assert row.bytes_in > 0 and row.bytes_out > 0  # type: ignore[attr-defined]
+    events = transcript(gateway, row.id)  # type: ignore[attr-defined]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "session_start" and kinds[-1] == "session_end"
+    start = events[0]
+    assert start["user"] == "carol" and start["reason"] == "nightly report"
+    statements = [e for e in events if e["type"] == "statement"]
+    texts = [s["text"] for s in statements]
+    assert texts[:2] == ["BEGIN", "SELECT 42"]  # psycopg opens a transaction first
+    assert all(s["verdict"] == "allow" for s in statements)
+    results = [e for e in events if e["type"] == "result"]
+    assert any(r.get("tag") == "SELECT 1" for r in results)
+    assert any(r.get("sqlstate") == "42P01" for r in results)
+    # Record before forward: each statement event precedes its result.
+    assert kinds.index("statement") < kinds.index("result")
+    assert (row.head_seq, row.head_hash) == (events[-1]["seq"], events[-1]["hash"])  # type: ignore[attr-defined]
+    report = verify_session(
+        find_transcript(gateway.config.recording.directory, row.id),  # type: ignore[arg-type,attr-defined]
+        load_audit_public(gateway.config.keys.audit_public),
+        (row.head_seq, row.head_hash),  # type: ignore[attr-defined]
+    )
+    assert report.ok, report.problems
+    everything = subprocess.run(
+        ["grep", "-r", "-a", secret, str(gateway.config.state_dir)], capture_output=True
+    )
+    assert everything.returncode == 1, everything.stdout[:500]
+
+
+def test_role_password_never_written(gateway: GatewayThread, tmp_path: Path) -> None:
+    password = "S3cr3t-Role-Pw-991"
+    with psycopg.connect(gateway.dsn("carol"), autocommit=True) as conn:
+        conn.execute(
+            f"DROP ROLE IF EXISTS tmp_role_x; CREATE ROLE tmp_role_x PASSWORD '{password}'"
+        )
+        conn.execute("DROP ROLE tmp_role_x")
+    gateway.wait_sessions_closed()
+    found = subprocess.run(
+        ["grep", "-r", "-a", password, str(gateway.config.state_dir)], capture_output=True
+    )
+    assert found.returncode == 1
