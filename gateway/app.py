@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiohttp import web
+
 from gateway import metrics, sdnotify
-from gateway.checkpoint import Checkpoint
+from gateway.approvals.broker import Broker
+from gateway.approvals.config import parse_approvals
+from gateway.approvals.notifiers import build_notifiers
+from gateway.checkpoint import Checkpoint, RefuseAllReviews
 from gateway.config import Config, ConfigError, load_config
+from gateway.http.server import STATE as HTTP_STATE
+from gateway.http.server import start_http
 from gateway.identity.authenticator import Authenticator
+from gateway.identity.sessions import SessionRegistry, watch_revocations
 from gateway.keys import load_audit_key, server_tls_context
 from gateway.limits import ConnectionLimiter, parse_limits
 from gateway.model import Session
@@ -42,9 +51,13 @@ class Airlock:
     def __init__(self, config: Config, checkpoint: Checkpoint | None = None) -> None:
         self.config = config
         self.store: Store = open_store(config.store, config.store_path)
-        self.authenticator = Authenticator(config)
+        self.sessions = SessionRegistry()
+        self.authenticator = Authenticator(config, self.store)
+        self._revocations: asyncio.Task[None] | None = None
         self.checkpoint = checkpoint or Checkpoint(load_policy(config.policy_raw))
         self.recorder = self._make_recorder(config)
+        self.broker: Broker | None = None
+        self.http_runner: web.AppRunner | None = None
         self.postgres: PostgresGateway | None = None
         self.ssh: SshGateway | None = None
         self.bound = Bound()
@@ -85,6 +98,38 @@ class Airlock:
     async def start(self) -> Bound:
         config = self.config
         await self.store.open()
+        self._revocations = asyncio.create_task(
+            watch_revocations(
+                self.store, self.sessions, self.authenticator.settings.revocation_poll_s
+            )
+        )
+        approvals = parse_approvals(config.raw.get("approvals", {}))
+        self.broker = Broker(
+            self.store,
+            approvals,
+            node=config.node,
+            public_url=config.http.public_url,
+            redactor=Redactor(config.recording.redact_patterns, config.recording.sensitive_columns),
+            notifiers=build_notifiers(approvals),
+        )
+        await self.broker.start()
+        # Reviews wait for a human only where one can answer: this node's HTTP API (the
+        # page, Slack, the CLI) or another node's through a shared store. Otherwise a review
+        # is refused at once, saying no approval channel is configured.
+        reachable = config.http.listen is not None or config.store != "sqlite"
+        if reachable and isinstance(self.checkpoint.reviewer, RefuseAllReviews):
+            self.checkpoint.reviewer = self.broker
+        if config.http.listen is not None:
+            self.http_runner, self.bound.http = await start_http(
+                config,
+                self.broker,
+                self.authenticator,
+                self.store,
+                self.health,
+                config.http.listen.host,
+                config.http.listen.port,
+            )
+            log.info("http listening on %s:%s", config.http.listen.host, self.bound.http)
         pg = config.postgres
         if pg.listen is not None:
             tls = (
@@ -98,21 +143,48 @@ class Airlock:
                 self.open_transcript,
                 tls,
                 self.limiter,
+                self.sessions,
             )
             self.bound.postgres = await self.postgres.start(pg.listen.host, pg.listen.port)
             log.info("postgres listening on %s:%s", pg.listen.host, self.bound.postgres)
         if config.ssh.listen is not None:
-            self.ssh = SshGateway(config, self.authenticator, self.checkpoint, self.open_transcript)
+            self.ssh = SshGateway(
+                config,
+                self.authenticator,
+                self.checkpoint,
+                self.open_transcript,
+                store=self.store,
+                sessions=self.sessions,
+            )
             self.bound.ssh = await self.ssh.start(config.ssh.listen.host, config.ssh.listen.port)
             log.info("ssh listening on %s:%s", config.ssh.listen.host, self.bound.ssh)
         return self.bound
 
+    async def health(self) -> dict[str, object]:
+        """/readyz: the store takes a write and the transcript directory is writable."""
+        try:
+            await self.store.put("health", self.config.node, {"at": time.time()})
+            store_ok = True
+        except Exception:
+            log.exception("store health check failed")
+            store_ok = False
+        directory = self.config.recording.directory
+        recorder_ok = directory.is_dir() and os.access(directory, os.W_OK)
+        return {"ready": store_ok and recorder_ok, "store": store_ok, "recorder": recorder_ok}
+
     async def stop(self) -> None:
+        if self._revocations is not None:
+            self._revocations.cancel()
         if self.postgres is not None:
             await self.postgres.close()
         if self.ssh is not None:
             await self.ssh.close()
         await self.recorder.aclose()
+        if self.http_runner is not None:
+            await self.http_runner.cleanup()
+        if self.broker is not None:
+            await self.broker.stop()
+        self.authenticator.close()
         await self.store.close()
 
     def reload(self) -> bool:
@@ -123,7 +195,7 @@ class Airlock:
         try:
             config = load_config(self.config.path)
             policy = load_policy(config.policy_raw)
-            authenticator = Authenticator(config)
+            authenticator = Authenticator(config, self.store)
             parse_limits(config.raw)
         except ConfigError as exc:
             log.error("reload rejected, keeping the running config: %s", exc)
@@ -131,12 +203,15 @@ class Airlock:
             sdnotify.ready()
             return False
         self.config = config
-        self.authenticator = authenticator
+        old, self.authenticator = self.authenticator, authenticator
+        old.close()
         self.checkpoint.replace_policy(policy)
         if self.postgres is not None:
             self.postgres.reconfigure(config, authenticator)
         if self.ssh is not None:
             self.ssh.config, self.ssh.authenticator = config, authenticator
+        if self.http_runner is not None:
+            self.http_runner.app[HTTP_STATE].authenticator = authenticator
         self.limiter.reconfigure(config)
         metrics.reloaded(True)
         sdnotify.ready()

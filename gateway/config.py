@@ -379,6 +379,12 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         raw=data,
     )
     _validate_policy(config)
+    from gateway.identity.settings import parse_identity
+
+    parse_identity(data, base)
+    from gateway.approvals.config import parse_approvals
+
+    parse_approvals(data.get("approvals", {}))
     return config
 
 

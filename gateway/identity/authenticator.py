@@ -1,17 +1,29 @@
 """Who is this? One place that turns credentials into an Identity, for every protocol.
 
-Sources, in order: local users from config (SCRAM verifiers), API tokens (store), and the
-directory (LDAP) when configured. A failed or unavailable source never falls back to allow.
+Sources: local users from config (SCRAM verifiers), API tokens (store), and the directory
+(LDAP) for names that are not local. A local user shadows a directory user of the same
+name. A failed or unavailable source never falls back to allow.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gateway.config import Config, User
 from gateway.identity.passwords import Verifier, check_password, parse_verifier
+from gateway.identity.settings import IdentitySettings, parse_identity
+from gateway.identity.tokens import is_live, parse_token
 from gateway.model import Identity
+from gateway.store.base import Store, TokenRow
+
+if TYPE_CHECKING:
+    from gateway.identity.ldap import DirectoryUser, LdapDirectory
+
+log = logging.getLogger("airlock.identity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +39,35 @@ class ScramCandidates:
 
 
 class Authenticator:
-    def __init__(self, config: Config) -> None:
+    """Construct with `Authenticator(config, store)`; without a store, tokens are off."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store | None = None,
+        settings: IdentitySettings | None = None,
+        directory: LdapDirectory | None = None,
+    ) -> None:
         self.users: Mapping[str, User] = config.users
+        self.store = store
+        self.settings = settings or parse_identity(
+            config.raw, config.path.parent if config.path else None
+        )
+        if directory is None and self.settings.ldap is not None:
+            from gateway.identity.ldap import LdapDirectory
+
+            directory = LdapDirectory(self.settings.ldap)
+        self.directory = directory
         self._verifiers = {
             name: parse_verifier(u.password_hash)
             for name, u in config.users.items()
             if u.password_hash
         }
+
+    def close(self) -> None:
+        """Release the directory's threads (call on the old one after a reload)."""
+        if self.directory is not None:
+            self.directory.close()
 
     def identity_for(
         self, user: User, source: str = "local", token_id: str | None = None
@@ -46,27 +80,140 @@ class Authenticator:
             token_id=token_id,
         )
 
+    # --- the methods the relays call ------------------------------------------------
+
     async def scram_candidates(self, username: str) -> ScramCandidates | None:
-        """None when the user is unknown (the caller runs a mock exchange that fails)."""
+        """None when SCRAM cannot work: unknown user, or a directory user without tokens.
+
+        The Postgres listener then asks for a cleartext password when the channel allows
+        it (TLS, or loopback with postgres.cleartext_on_loopback) and calls check_password.
+        """
         user = self.users.get(username)
-        verifier = self._verifiers.get(username)
-        if user is None or verifier is None:
+        password = self._verifiers.get(username)
+        tokens = await self._live_tokens(username)
+        if password is not None:
+            # Only tokens derived with the password's salt fit one SCRAM exchange; a token
+            # issued before the password hash changed still works in cleartext paths.
+            tokens = [
+                t
+                for t in tokens
+                if (v := parse_verifier(t.hash)).salt == password.salt
+                and v.iterations == password.iterations
+            ]
+        if not tokens and password is None:
             return None
-        return ScramCandidates(self.identity_for(user), ((verifier, None),))
+        identity = await self._base_identity(username, user)
+        if identity is None:
+            return None
+        verifiers: list[tuple[Verifier, str | None]] = []
+        if password is not None:
+            verifiers.append((password, None))
+        verifiers.extend((parse_verifier(t.hash), t.id) for t in tokens)
+        return ScramCandidates(identity, tuple(verifiers))
 
     async def check_password(self, username: str, password: str) -> Identity | None:
-        """Cleartext check (SSH password, Postgres cleartext inside TLS)."""
+        """Cleartext check (SSH password, Postgres cleartext inside TLS, HTTP Bearer).
+
+        Accepts an API token (`alk_...`) as the password too.
+        """
+        if not password:
+            return None
+        token_id = parse_token(password)
+        if token_id is not None:
+            identity = await self._check_token(username, token_id, password)
+            if identity is not None:
+                return identity
         user = self.users.get(username)
-        verifier = self._verifiers.get(username)
-        if user is not None and verifier is not None and check_password(verifier, password):
-            return self.identity_for(user)
-        return None
+        if user is not None:
+            verifier = self._verifiers.get(username)
+            if verifier is not None and check_password(verifier, password):
+                return self.identity_for(user)
+            return None
+        if self.directory is None:
+            return None
+        from gateway.identity.ldap import DirectoryUnavailable
+
+        try:
+            found = await self.directory.authenticate(username, password)
+        except DirectoryUnavailable as exc:
+            log.error("ldap: refusing login of %r: directory unavailable: %s", username, exc)
+            return None
+        return _directory_identity(found) if found is not None else None
 
     async def authorized_keys(self, username: str) -> Sequence[str]:
         user = self.users.get(username)
-        return user.ssh_keys if user else ()
+        if user is not None:
+            return user.ssh_keys
+        found = await self._directory_lookup(username)
+        return found.ssh_keys if found is not None else ()
 
     async def identity(self, username: str) -> Identity | None:
         """The identity for an already-authenticated name (public-key logins)."""
-        user = self.users.get(username)
-        return self.identity_for(user) if user else None
+        return await self._base_identity(username, self.users.get(username))
+
+    # --- approvers ------------------------------------------------------------------
+
+    async def approver_for_slack(self, user_id: str, email: str = "") -> Identity | None:
+        """The Airlock identity behind a Slack user: `identity.slack_users`, else the
+        person attribute (e.g. `mail`, from Slack's profile) matched against local users'
+        `person` and then the directory. None when nobody matches: such a click is ignored.
+        """
+        name = self.settings.slack_users.get(user_id)
+        if name is not None:
+            return await self.identity(name)
+        return await self.identity_for_person(email) if email else None
+
+    async def identity_for_person(self, person: str) -> Identity | None:
+        for user in self.users.values():
+            if user.person and user.person.lower() == person.lower():
+                return self.identity_for(user)
+        if self.directory is None:
+            return None
+        from gateway.identity.ldap import DirectoryUnavailable
+
+        try:
+            found = await self.directory.find_by_person(person)
+        except DirectoryUnavailable as exc:
+            log.error("ldap: cannot map approver %r: directory unavailable: %s", person, exc)
+            return None
+        if found is None or found.user in self.users:
+            return None  # a local account of that name is someone else's
+        return _directory_identity(found)
+
+    # --- internals --------------------------------------------------------------------
+
+    async def _base_identity(self, username: str, user: User | None) -> Identity | None:
+        if user is not None:
+            return self.identity_for(user)
+        found = await self._directory_lookup(username)
+        return _directory_identity(found) if found is not None else None
+
+    async def _directory_lookup(self, username: str) -> DirectoryUser | None:
+        if self.directory is None:
+            return None
+        from gateway.identity.ldap import DirectoryUnavailable
+
+        try:
+            return await self.directory.lookup(username)
+        except DirectoryUnavailable as exc:
+            log.error("ldap: refusing %r: directory unavailable: %s", username, exc)
+            return None
+
+    async def _live_tokens(self, username: str) -> list[TokenRow]:
+        if self.store is None:
+            return []
+        now = time.time()
+        return [t for t in await self.store.tokens_for(username) if is_live(t, now)]
+
+    async def _check_token(self, username: str, token_id: str, token: str) -> Identity | None:
+        row = next((t for t in await self._live_tokens(username) if t.id == token_id), None)
+        if row is None or not check_password(parse_verifier(row.hash), token):
+            return None
+        base = await self._base_identity(username, self.users.get(username))
+        if base is None:
+            return None  # the user is gone (config or directory): its tokens die with it
+        return Identity(base.user, base.groups, "token", base.person, token_id)
+
+
+def _directory_identity(found: DirectoryUser) -> Identity:
+    return Identity(user=found.user, groups=found.groups, source="ldap", person=found.person)

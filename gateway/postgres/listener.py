@@ -19,6 +19,7 @@ from gateway import metrics
 from gateway.checkpoint import Checkpoint, Recorder, SessionContext
 from gateway.config import Config, Target, is_loopback
 from gateway.identity.authenticator import Authenticator
+from gateway.identity.sessions import SessionRegistry
 from gateway.limits import ConnectionLimiter
 from gateway.model import Identity, Protocol, Session, SessionStats
 from gateway.postgres import upstream as up
@@ -60,6 +61,7 @@ class PostgresGateway:
         recorder_factory: RecorderFactory | None = None,
         tls: ssl.SSLContext | None = None,
         limiter: ConnectionLimiter | None = None,
+        sessions: SessionRegistry | None = None,
     ) -> None:
         self.config = config
         self.authenticator = authenticator
@@ -68,6 +70,7 @@ class PostgresGateway:
         self.recorder_factory = recorder_factory
         self.tls = tls
         self.limiter = limiter
+        self.sessions = sessions
         self.server: asyncio.Server | None = None
         self.live: dict[tuple[int, int], _Live] = {}
         self.handlers: set[asyncio.Task[None]] = set()
@@ -297,7 +300,7 @@ class PostgresGateway:
         key = (upstream.pid, secret)
         started = time.time()
         try:
-            await self.store.session_started(_row(session, started))
+            await self.store.session_started(session_row(session, started))
             ctx.recorder = self.recorder_factory(session) if self.recorder_factory else None
         except Exception as exc:
             log.exception("cannot start session record")
@@ -321,6 +324,15 @@ class PostgresGateway:
         ctx.notify = notify
         self.live[key] = _Live(target, upstream.pid, upstream.secret, relay)
         session_metrics = metrics.session_started("postgres", session.target)
+        forget = (
+            self.sessions.register(
+                session.id,
+                session.identity.token_id,
+                lambda why: relay.fail_client("57P01", f"airlock: {why}"),
+            )
+            if self.sessions is not None and session.identity.token_id
+            else None
+        )
         try:
             hello = [m.auth_ok(), *upstream.params, *upstream.notices]
             hello.append(m.backend_key_data(upstream.pid, secret))
@@ -336,6 +348,8 @@ class PostgresGateway:
                 relay.from_client(client_leftover)
             await relay.done
         finally:
+            if forget is not None:
+                forget()
             self.live.pop(key, None)
             upstream.writer.close()
             if self.limiter is not None:
@@ -392,7 +406,7 @@ def _result_recorder(ctx: SessionContext) -> Callable[[int, bytes], None] | None
     return on_result
 
 
-def _row(session: Session, started: float) -> SessionRow:
+def session_row(session: Session, started: float) -> SessionRow:
     return SessionRow(
         id=session.id,
         protocol=session.protocol.value,

@@ -27,7 +27,7 @@ from protocols.sql.context import apply_prepared
 
 log = logging.getLogger("airlock.postgres")
 
-Q, P, F, X, C_, B, S_, Z, E_ = (ord(c) for c in "QPFXCBSZE")
+Q, P, F, X, C_, B, S_, Z, E_ = (ord(c) for c in "QPFXCBSZE")  # E_: Execute / ErrorResponse
 PARSE_COMPLETE, BIND_COMPLETE = ord("1"), ord("2")
 CHECKED = frozenset({Q, P, F})
 _EFFECT_STATEMENTS = frozenset({"PrepareStmt", "DeallocateStmt", "DiscardStmt", "VariableSetStmt"})
@@ -96,6 +96,12 @@ class PgRelay:
         self._swallow = 0  # ParseComplete/BindComplete answers to our refusal batches
         self._lexing_settles: asyncio.Future[None] | None = None
         self.tx_status = ord("I")
+        self._policy_version = checkpoint.policy.version
+        self._portals: dict[str, str] = {}  # portal -> statement (Bind)
+        self._decided: dict[str, tuple[int, Action]] = {}  # statement -> (policy version, action)
+        self._reviewed: set[str] = set()  # statements whose Parse a human approved
+        self._approved_once: set[str] = set()  # ...and whose one approved execution is unused
+        self._approved_portals: set[str] = set()  # portals running an approved execution
 
     # --- wiring ---------------------------------------------------------------------
 
@@ -173,11 +179,56 @@ class PgRelay:
                 if self.upstream is not None:
                     self.upstream.close()
                 return
+            elif kind == B:
+                try:
+                    portal, statement = m.parse_bind_names(msg)
+                except m.ProtocolError as exc:
+                    self.fail_client("08P01", f"airlock: {exc}")
+                    return
+                self._portals[portal] = statement
+                if self._reviewed:
+                    self._bind_approval(portal, statement)
+                out.append(msg)
+            elif kind == E_ and (
+                self._reviewed or self._policy_version != self.checkpoint.policy.version
+            ):
+                # A prepared statement is decided again at Execute when its first decision
+                # was a human's (an approval covers one execution) or the policy changed.
+                recheck = self._recheck(msg)
+                if recheck is None:
+                    out.append(msg)
+                    continue
+                result = self.checkpoint.check(self.ctx, recheck)
+                if not isinstance(result, Outcome):
+                    self._suspend(out, msgs[index + 1 :], result, (kind, msg, recheck))
+                    return
+                self._apply(out, kind, msg, recheck, result)
             else:
                 if kind == C_:
                     self._closed_statement(msg)
                 out.append(msg)
         self._write_upstream(out)
+
+    def _recheck(self, msg: bytes) -> Action | None:
+        """The action an Execute runs, if its statement was decided under an older policy."""
+        portal = m.parse_execute_portal(msg)
+        statement = self._portals.get(portal)
+        if statement is None:
+            return None
+        decided = self._decided.get(statement)
+        if decided is None:
+            return None
+        if statement in self._reviewed:
+            return None if portal in self._approved_portals else decided[1]
+        return decided[1] if decided[0] != self.checkpoint.policy.version else None
+
+    def _bind_approval(self, portal: str, statement: str) -> None:
+        """An approval covers one execution: the first portal bound after it, to its end."""
+        if statement in self._approved_once:
+            self._approved_once.discard(statement)
+            self._approved_portals.add(portal)
+        else:
+            self._approved_portals.discard(portal)
 
     def _write_upstream(self, out: list[bytes]) -> None:
         if out and self.upstream is not None:
@@ -216,11 +267,23 @@ class PgRelay:
                     outcome.classification if old is None else old.merge(outcome.classification)
                 )
                 self.ctx.prepared[name] = merged
+                self._decided[name] = (self.checkpoint.policy.version, action)
+                if outcome.verdict.decision is Decision.ALLOW:
+                    self._reviewed.discard(name)
+                else:  # approved by a human (or a grant window): good for one execution
+                    self._reviewed.add(name)
+                    self._approved_once.add(name)
+            elif kind == E_:
+                portal = m.parse_execute_portal(msg)
+                statement = self._portals.get(portal, "")
+                self._decided[statement] = (self.checkpoint.policy.version, action)
+                if statement in self._reviewed:
+                    self._approved_portals.add(portal)
             elif kind == Q:
                 self._track_sql_effects(action.text, outcome.classification)
             return
         refusal = refusal_sql(outcome.message or "airlock: refused", outcome.sqlstate)
-        if kind == P:
+        if kind in (P, E_):
             out.append(m.parse("", refusal) + m.bind_unnamed() + m.execute_unnamed())
             self._swallow += 2
         else:

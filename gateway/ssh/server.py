@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,13 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
+from gateway import metrics
 from gateway.checkpoint import Checkpoint
 from gateway.config import Config, Target
 from gateway.identity.authenticator import Authenticator
+from gateway.identity.sessions import SessionRegistry
 from gateway.model import Identity, Protocol, Session
+from gateway.postgres.listener import session_row as _row
 from gateway.ssh.channel import EXIT_GATEWAY, GatewayChannel
 from gateway.ssh.connection import SshConnection
 from gateway.ssh.forward import open_forward
+from gateway.store.base import Store
 
 CLIENT_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
 
@@ -102,14 +107,19 @@ class _Server(asyncssh.SSHServer):
         self.identity: Identity | None = None
         self.state: SshConnection | None = None
         self.refusal = ""
+        self._forget: Callable[[], None] | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
         self.gw._conns.add(conn)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._forget is not None:
+            self._forget()
         if self.state is not None:
+            recorder = self.state.recorder
             self.state.close()
+            self.gw.session_ended(self.state.session, recorder)
         if self.conn is not None:
             self.gw._conns.discard(self.conn)
 
@@ -162,6 +172,14 @@ class _Server(asyncssh.SSHServer):
             session, target, self.gw.checkpoint, recorder, abort=self.conn.close
         )
         self.state.start_upstream()
+        self.gw.session_started(session)
+        if self.gw.sessions is not None and session.identity.token_id:
+            conn = self.conn
+            self._forget = self.gw.sessions.register(
+                session.id,
+                session.identity.token_id,
+                lambda why: conn.disconnect(asyncssh.DISC_BY_APPLICATION, why),
+            )
 
     def session_requested(self) -> asyncssh.SSHServerSession[bytes]:
         if self.state is None:
@@ -208,14 +226,53 @@ class SshGateway:
         checkpoint: Checkpoint,
         recorder_factory: RecorderFactory | None = None,
         host_key: asyncssh.SSHKey | Path | None = None,
+        store: Store | None = None,
+        sessions: SessionRegistry | None = None,
     ) -> None:
         self.config = config
         self.authenticator = authenticator
         self.checkpoint = checkpoint
         self.recorder_factory = recorder_factory
+        self.store = store
+        self.sessions = sessions
         self._host_key = host_key if host_key is not None else config.ssh.host_key
         self._server: asyncssh.SSHAcceptor | None = None
         self._conns: set[asyncssh.SSHServerConnection] = set()
+        self._bookkeeping: set[asyncio.Task[None]] = set()
+        self._started: dict[str, float] = {}
+
+    def _later(self, coro: Any) -> None:
+        """Store writes off the SSH callbacks (which are synchronous); awaited on close."""
+        task = asyncio.ensure_future(coro)
+        self._bookkeeping.add(task)
+        task.add_done_callback(self._bookkeeping.discard)
+
+    def session_started(self, session: Session) -> None:
+        started = self._started[session.id] = time.time()
+        metrics.session_started("ssh", session.target)
+        if self.store is not None:
+            self._later(self._store_call(self.store.session_started(_row(session, started))))
+
+    def session_ended(self, session: Session, recorder: TranscriptWriter | None) -> None:
+        self._started.pop(session.id, None)
+        if self.store is None:
+            return
+        store = self.store
+
+        async def finish() -> None:
+            await store.session_ended(session.id, time.time(), 0, 0, 0)
+            if recorder is not None:
+                seq, head = recorder.head
+                await store.set_head(session.id, seq, head)
+
+        self._later(self._store_call(finish()))
+
+    @staticmethod
+    async def _store_call(coro: Any) -> None:
+        try:
+            await coro
+        except Exception:
+            log.exception("session bookkeeping in the store failed")
 
     def _load_host_key(self) -> asyncssh.SSHKey:
         if self._host_key is None:
@@ -259,3 +316,5 @@ class SshGateway:
         for conn in conns:
             conn.close()
         await asyncio.gather(*(c.wait_closed() for c in conns), return_exceptions=True)
+        if self._bookkeeping:
+            await asyncio.gather(*self._bookkeeping, return_exceptions=True)

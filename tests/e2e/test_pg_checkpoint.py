@@ -234,3 +234,29 @@ def test_a_held_statement_stalls_only_its_session(pg: PgServer, tmp_path: Path) 
         assert result["done_at"] >= released_at  # type: ignore[operator]
     finally:
         gw.stop()
+
+
+def test_prepared_statement_is_decided_again_at_execute_after_a_reload(
+    pg: PgServer, tmp_path: Path
+) -> None:
+    """A statement prepared under one policy does not keep running under a stricter one."""
+    gw = GatewayThread.from_dict(base_config(tmp_path, pg, policy={}))
+    try:
+        with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
+            query = "SELECT count(*) FROM pg_class WHERE relname = %s"
+            for _ in range(3):  # psycopg prepares server-side after repeated use
+                assert conn.execute(query, ("pg_class",), prepare=True).fetchone() == (1,)
+            deny_reads = load_policy(
+                {"rules": [{"name": "no-reads", "decision": "deny", "categories": ["read"]}]}
+            )
+
+            async def swap() -> None:
+                gw.app.checkpoint.replace_policy(deny_reads)
+
+            gw.call(swap())
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="no-reads"):
+                conn.execute(query, ("pg_class",), prepare=True)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="no-reads"):
+                conn.execute(query, ("pg_class",), prepare=True)  # still refused, not stale
+    finally:
+        gw.stop()

@@ -21,7 +21,7 @@ def recorder(tmp_path: Path, audit_key: Ed25519PrivateKey) -> Iterator[Recorder]
         tmp_path / "t",
         audit_key,
         Redactor(
-            patterns=[r"ACME-[0-9]{6}", r"pin:(?P<s>\d{4})"],
+            patterns=[r"ACME-[0-9]{6}", r"pin:(?P<s>\d{8})"],
             sensitive_columns=["ssn", "users.email"],
         ),
         rows_limit=3,

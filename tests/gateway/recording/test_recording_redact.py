@@ -8,7 +8,7 @@ from gateway.recording import Recorder, Redactor
 from gateway.recording.redact import luhn_ok
 
 R = Redactor(
-    patterns=[r"ACME-[0-9]{6}", r"pin:(?P<s>\d{4})"], sensitive_columns=["ssn", "users.email"]
+    patterns=[r"ACME-[0-9]{6}", r"pin:(?P<s>\d{8})"], sensitive_columns=["ssn", "users.email"]
 )
 
 JWT = (
@@ -44,7 +44,7 @@ PLANTED = [
     ("card 4111 1111 1111 1111 exp", "4111 1111 1111 1111", "card"),
     ("card 5500-0000-0000-0004.", "5500-0000-0000-0004", "card"),
     ("ticket ACME-123456 opened", "ACME-123456", "custom"),
-    ("pin:4321 ok", "4321", "custom"),
+    ("pin:73019264 ok", "73019264", "custom"),
 ]
 
 
