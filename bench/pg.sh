@@ -54,6 +54,7 @@ fi
 cleanup() {
     set +e
     [[ -n $AIRLOCK_PID ]] && kill "$AIRLOCK_PID" 2>/dev/null && wait "$AIRLOCK_PID" 2>/dev/null
+    for p in "${VARIANT_PID[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     [[ -s $TMP/bouncer/pgbouncer.pid ]] && kill "$(cat "$TMP/bouncer/pgbouncer.pid")" 2>/dev/null
     [[ -f $TMP/pg/data/postmaster.pid ]] && "${AS_PG[@]}" "$BINDIR/pg_ctl" -D "$TMP/pg/data" -m immediate stop >/dev/null 2>&1
     if [[ ${KEEP:-0} == 1 ]]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
@@ -128,17 +129,38 @@ A=$TMP/airlock
 AIRLOCK_PID=$!
 wait_ready "$AIRLOCK_PORT" demo airlock "$A/airlock.log"
 
+# Variants (AIRLOCK_VARIANTS="passthrough norecord"): the same daemon with parts switched off
+# by bench/lib/variant_serve.py, each on its own port, measured as targets airlock-VARIANT.
+declare -A VARIANT_PID=() VARIANT_PORT=()
+for v in ${AIRLOCK_VARIANTS:-}; do
+    V=$TMP/airlock-$v
+    mkdir -p "$V"
+    cp -r "$A/state" "$V/state"
+    vport=$("$PY" bench/lib/freeports.py 1)
+    sed "s/^listen = \"127.0.0.1:$AIRLOCK_PORT\"/listen = \"127.0.0.1:$vport\"/" "$A/airlock.toml" >"$V/airlock.toml"
+    .venv/bin/python bench/lib/variant_serve.py "$v" --config "$V/airlock.toml" >"$V/airlock.log" 2>&1 &
+    VARIANT_PID[$v]=$!
+    VARIANT_PORT[$v]=$vport
+    wait_ready "$vport" demo "airlock-$v" "$V/airlock.log"
+done
+
 # --- measure --------------------------------------------------------------------------------
 export PGPASSWORD=$PASSWORD PGSSLMODE=disable
 declare -A PORT=([direct]=$PG_PORT [pgbouncer]=$BOUNCER_PORT [airlock]=$AIRLOCK_PORT)
 declare -A DB=([direct]=postgres [pgbouncer]=demo [airlock]=demo)
+TARGETS=(direct pgbouncer airlock)
+for v in ${AIRLOCK_VARIANTS:-}; do
+    PORT[airlock-$v]=${VARIANT_PORT[$v]}
+    DB[airlock-$v]=demo
+    TARGETS+=("airlock-$v")
+done
 declare -A ARGS=(
     [select-simple]="-S -M simple"
     [select-extended]="-S -M extended"
     [tpcb]="-M simple"
     [connect]="-C -S -M simple"
 )
-for t in direct pgbouncer airlock; do  # fail early if a path does not work at all
+for t in "${TARGETS[@]}"; do  # fail early if a path does not work at all
     psql -X -q -At -h 127.0.0.1 -p "${PORT[$t]}" -U admin -d "${DB[$t]}" \
         -c "SELECT count(*) FROM pgbench_branches" >/dev/null \
         || { echo "$t: cannot query through it" >&2; exit 1; }
@@ -149,6 +171,7 @@ TICK=$(getconf CLK_TCK)
 proxy_pid() {
     case $1 in
         airlock) echo "$AIRLOCK_PID" ;;
+        airlock-*) echo "${VARIANT_PID[${1#airlock-}]}" ;;
         pgbouncer) cat "$TMP/bouncer/pgbouncer.pid" ;;
         *) echo "" ;;
     esac
@@ -160,14 +183,14 @@ cpu_ticks() {  # pid -> "utime stime" in clock ticks (fields 14, 15 of /proc/PID
 
 RESULTS=$TMP/results.tsv
 : >"$RESULTS"
-TARGETS=(direct pgbouncer airlock)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "pg.sh: $ROUNDS round(s) x $DURATION s; PostgreSQL $PG_PORT, pgbouncer $BOUNCER_PORT, Airlock $AIRLOCK_PORT; load $LOAD_BEFORE" >&2
 for round in $(seq 1 "$ROUNDS"); do
     for w in $WORKLOADS; do
         # rotate the path order each round so no path always runs first (warm caches, load)
-        for i in 0 1 2; do
-            t=${TARGETS[$(((i + round - 1) % 3))]}
+        n=${#TARGETS[@]}
+        for i in $(seq 0 $((n - 1))); do
+            t=${TARGETS[$(((i + round - 1) % n))]}
             if [[ $w == tpcb ]]; then
                 "${PSQL_SU[@]}" -c "TRUNCATE pgbench_history" -c "VACUUM pgbench_branches" \
                     -c "VACUUM pgbench_tellers"
@@ -176,10 +199,10 @@ for round in $(seq 1 "$ROUNDS"); do
             pid=$(proxy_pid "$t")
             read -r u0 s0 < <(cpu_ticks "$pid")
             spy=
-            if [[ -n ${PYSPY:-} && $t == airlock ]]; then
+            if [[ -n ${PYSPY:-} && $t == airlock* ]]; then
                 mkdir -p "$PYSPY"
-                .venv/bin/py-spy record ${PYSPY_FLAGS:---nonblocking} -r 200 -f raw -d "$DURATION" -p "$AIRLOCK_PID" \
-                    -o "$PYSPY/$w-r$round.txt" >"$PYSPY/$w-r$round.log" 2>&1 &
+                .venv/bin/py-spy record ${PYSPY_FLAGS:---nonblocking} -r 200 -f raw -d "$DURATION" -p "$pid" \
+                    -o "$PYSPY/$w-$t-r$round.txt" >"$PYSPY/$w-$t-r$round.log" 2>&1 &
                 spy=$!
             fi
             # shellcheck disable=SC2086  # ARGS holds several words on purpose

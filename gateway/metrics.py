@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from gateway import __version__
 
@@ -17,14 +19,39 @@ SESSIONS_ACTIVE = Gauge(
     "airlock_sessions_active", "Client sessions open now", ["protocol", "target"]
 )
 SESSIONS = Counter("airlock_sessions", "Client sessions opened", ["protocol", "target"])
-STATEMENTS = Counter(
-    "airlock_statements",
-    "Statements/commands decided, once per category they carry",
-    ["protocol", "category", "verdict"],
-)
-DECISIONS = Counter(
-    "airlock_decisions", "Statements/commands decided, once each", ["protocol", "verdict"]
-)
+
+
+class _StatementCollector(Collector):
+    """Statement counters kept as plain ints and exported at scrape time.
+
+    Counting is on every statement's path; a dict increment costs a fraction of a
+    prometheus Counter child's lock-protected inc, and scrapes are rare.
+    """
+
+    def __init__(self) -> None:
+        self.by_category: dict[tuple[str, str, str], int] = {}
+        self.by_decision: dict[tuple[str, str], int] = {}
+
+    def collect(self) -> Iterable[Metric]:
+        statements = CounterMetricFamily(
+            "airlock_statements",
+            "Statements/commands decided, once per category they carry",
+            labels=["protocol", "category", "verdict"],
+        )
+        for key, n in list(self.by_category.items()):
+            statements.add_metric(list(key), n)
+        decisions = CounterMetricFamily(
+            "airlock_decisions",
+            "Statements/commands decided, once each",
+            labels=["protocol", "verdict"],
+        )
+        for dkey, n in list(self.by_decision.items()):
+            decisions.add_metric(list(dkey), n)
+        return [statements, decisions]
+
+
+_STATEMENTS = _StatementCollector()
+REGISTRY.register(_STATEMENTS)
 PENDING = Gauge("airlock_approval_requests_pending", "Approval requests awaiting a decision")
 APPROVAL_LATENCY = Histogram(
     "airlock_approval_latency_seconds",
@@ -79,25 +106,15 @@ def session_started(protocol: str, target: str) -> SessionMetrics:
     return SessionMetrics(protocol, target)
 
 
-# Children per label tuple; a plain dict beats prometheus_client's labels() (which
-# validates and locks) on the statement path. Bounded: categories x verdicts x protocols.
-_statement_children: dict[tuple[str, str, str], Counter] = {}
-_decision_children: dict[tuple[str, str], Counter] = {}
-
-
 def statement(protocol: str, categories: Iterable[str], verdict: str) -> None:
     """Count one decided statement: once per category, and once in ``airlock_decisions``."""
+    decisions = _STATEMENTS.by_decision
     dkey = (protocol, verdict)
-    child = _decision_children.get(dkey)
-    if child is None:
-        child = _decision_children[dkey] = DECISIONS.labels(protocol, verdict)
-    child.inc()
+    decisions[dkey] = decisions.get(dkey, 0) + 1
+    by_category = _STATEMENTS.by_category
     for category in categories:
         key = (protocol, str(category), verdict)
-        cchild = _statement_children.get(key)
-        if cchild is None:
-            cchild = _statement_children[key] = STATEMENTS.labels(*key)
-        cchild.inc()
+        by_category[key] = by_category.get(key, 0) + 1
 
 
 def approval_requested() -> None:

@@ -57,11 +57,21 @@ def main(path: Path) -> None:
             f"{w:<26}{b:>14.1f}{med(sys_share, 'pgbouncer', w):>7.0%}"
             f"{a:>12.1f}{med(sys_share, 'airlock', w):>7.0%}{a / b:>13.1f}"
         )
+    variants = sorted({t for t, _ in tps if t.startswith("airlock-")})
+    if variants:
+        print(f"\n{'variant (tps / pgbouncer)':<26}" + "".join(f"{v:>20}" for v in ["airlock", *variants]))
+        for w in workloads:
+            bouncer = med(tps, "pgbouncer", w)
+            cells = "".join(f"{med(tps, v, w) / bouncer:>20.2f}" for v in ["airlock", *variants])
+            print(f"{w:<26}{cells}")
+        print(f"\n{'variant CPU µs per tx':<26}" + "".join(f"{v:>20}" for v in ["airlock", *variants]))
+        for w in workloads:
+            print(f"{w:<26}" + "".join(f"{med(cpu, v, w):>20.1f}" for v in ["airlock", *variants]))
     rounds = max(len(v) for v in tps.values())
     print(f"\nmedian of {rounds} round(s); per-round tps:")
     for w in workloads:
-        for t in TARGETS:
-            print(f"  {w:<18}{t:<10} " + " ".join(f"{x:.0f}" for x in tps[t, w]))
+        for t in [*TARGETS, *variants]:
+            print(f"  {w:<18}{t:<22} " + " ".join(f"{x:.0f}" for x in tps[t, w]))
 
 
 if __name__ == "__main__":

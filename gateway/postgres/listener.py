@@ -25,6 +25,7 @@ from gateway.model import Identity, Protocol, Session, SessionStats
 from gateway.postgres import upstream as up
 from gateway.postgres.relay import PgRelay
 from gateway.postgres.startup import StartupRefused, resolve
+from gateway.recording.writer import TranscriptWriter
 from gateway.store.base import SessionRow, Store
 from protocols.pgwire import messages as m
 from protocols.pgwire.auth import AuthFailed, ScramKeys, ScramServerExchange, mock_keys
@@ -80,9 +81,28 @@ class PostgresGateway:
         self.server = await asyncio.start_server(self._accept, host, port, limit=1 << 20)
         return int(self.server.sockets[0].getsockname()[1])
 
-    async def close(self) -> None:
+    def stop_accepting(self) -> None:
+        """Drain: close the listening socket; connections already accepted carry on."""
         if self.server is not None:
             self.server.close()
+
+    async def drained(self) -> None:
+        """Return once every accepted connection has ended (its transcript closed)."""
+        while self.handlers:
+            await asyncio.wait(set(self.handlers))
+
+    def end_sessions(self, text: str) -> int:
+        """Drain deadline: end every live session with a FATAL 57P01 (admin_shutdown).
+
+        Returns how many were ended; their handlers then close and sign the transcripts.
+        """
+        lives = list(self.live.values())
+        for live in lives:
+            live.relay.fail_client("57P01", text)
+        return len(lives)
+
+    async def close(self) -> None:
+        self.stop_accepting()
         for task in list(self.handlers):
             task.cancel()
         if self.handlers:
@@ -302,6 +322,9 @@ class PostgresGateway:
         try:
             await self.store.session_started(session_row(session, started))
             ctx.recorder = self.recorder_factory(session) if self.recorder_factory else None
+            if isinstance(ctx.recorder, TranscriptWriter):
+                # Lines reach the kernel in one write per client read, before forwarding.
+                ctx.recorder.defer()
         except Exception as exc:
             log.exception("cannot start session record")
             writer.write(
@@ -384,21 +407,26 @@ class PostgresGateway:
             log.exception("cannot record the end of session %s", session.id)
 
 
-def _result_recorder(ctx: SessionContext) -> Callable[[int, bytes], None] | None:
+def _result_recorder(ctx: SessionContext) -> Callable[[int, bytes, float], None] | None:
     """Records each statement's outcome (command tag or error) as the server reports it."""
     if ctx.recorder is None or not hasattr(ctx.recorder, "result"):
         return None
     writer: Any = ctx.recorder
 
-    def on_result(kind: int, msg: bytes) -> None:
+    def on_result(kind: int, msg: bytes, sent_at: float) -> None:
+        duration_ms = (time.monotonic() - sent_at) * 1000
         try:
             if kind == ord("C"):
                 tag = m.command_tag(msg)
                 rows = tag.rsplit(" ", 1)[-1]
-                writer.result(tag=tag, rows=int(rows) if rows.isdigit() else None)
+                writer.result(
+                    tag=tag, rows=int(rows) if rows.isdigit() else None, duration_ms=duration_ms
+                )
             else:
                 fields = m.parse_fields(msg)
-                writer.result(sqlstate=fields.get("C"), error=fields.get("M"))
+                writer.result(
+                    sqlstate=fields.get("C"), error=fields.get("M"), duration_ms=duration_ms
+                )
         except Exception:
             # The action already ran; the next one is refused if the transcript is broken.
             log.exception("cannot record a result")

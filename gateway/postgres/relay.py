@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateway.checkpoint import SQL_CACHE, Checkpoint, SessionContext
 from gateway.model import Action, ActionKind, Decision, Outcome, SessionStats, Verdict
+from gateway.recording.writer import RecorderError, TranscriptWriter
 from protocols.classification import Category, Classification
 from protocols.pgwire import messages as m
 from protocols.sql import LexingState
@@ -78,7 +80,7 @@ class PgRelay:
         checkpoint: Checkpoint,
         max_message_bytes: int,
         stats: SessionStats,
-        on_result: Callable[[int, bytes], None] | None = None,
+        on_result: Callable[[int, bytes, float], None] | None = None,
     ) -> None:
         self.ctx = ctx
         self.checkpoint = checkpoint
@@ -96,6 +98,9 @@ class PgRelay:
         self._swallow = 0  # ParseComplete/BindComplete answers to our refusal batches
         self._lexing_settles: asyncio.Future[None] | None = None
         self.tx_status = ord("I")
+        self.sent_at = time.monotonic()  # when the last batch went upstream (durations)
+        recorder = ctx.recorder
+        self._transcript = recorder if isinstance(recorder, TranscriptWriter) else None
         self._policy_version = checkpoint.policy.version
         self._portals: dict[str, str] = {}  # portal -> statement (Bind)
         self._decided: dict[str, tuple[int, Action]] = {}  # statement -> (policy version, action)
@@ -231,8 +236,19 @@ class PgRelay:
             self._approved_portals.discard(portal)
 
     def _write_upstream(self, out: list[bytes]) -> None:
-        if out and self.upstream is not None:
-            self.upstream.write(out[0] if len(out) == 1 else b"".join(out))
+        if not out or self.upstream is None:
+            return
+        writer = self._transcript
+        if writer is not None and writer.pending:
+            try:
+                writer.flush()  # record before forward: the decisions reach the kernel first
+            except RecorderError as exc:
+                self.fail_client(
+                    "58030", f"airlock: refused: the transcript cannot be written ({exc})"
+                )
+                return
+        self.upstream.write(out[0] if len(out) == 1 else b"".join(out))
+        self.sent_at = time.monotonic()
 
     def _action(self, kind: int, msg: bytes) -> Action:
         if kind == Q:
@@ -385,7 +401,7 @@ class PgRelay:
                     keep = [msg for _, msg in msgs[:index]]
                 continue
             elif on_result is not None and kind in (ord("C"), E_):
-                on_result(kind, msg)
+                on_result(kind, msg, self.sent_at)
             if keep is not None:
                 keep.append(msg)
         client = self.client

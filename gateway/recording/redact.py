@@ -89,11 +89,32 @@ BUILTIN: tuple[Detector, ...] = (
 
 # Cheap literal anchors every built-in detector needs, matched against the lower-cased
 # text: a case-sensitive alternation is ~7x faster than re.IGNORECASE here.
-_PRECHECK_WORDS = re.compile(
-    r"-----begin|eyj|akia|asia|abia|acca|aws|gh[pousr]_|github_pat_|xox|bearer|basic|://"
-    r"|passw|pwd"
-)
 _PRECHECK_DIGITS = re.compile(r"[0-9][0-9 -]{11,}[0-9]")
+
+
+def _has_anchor(lowered: str) -> bool:
+    """Whether any literal anchor a built-in detector needs is present (lower-cased text).
+
+    Chained substring tests: about twice as fast as a regex alternation on short text,
+    which `re` tries at every position."""
+    return (
+        "-----begin" in lowered
+        or "eyj" in lowered
+        or "akia" in lowered
+        or "asia" in lowered
+        or "abia" in lowered
+        or "acca" in lowered
+        or "aws" in lowered
+        or "gh" in lowered
+        or "xox" in lowered
+        or "bearer" in lowered
+        or "basic" in lowered
+        or "://" in lowered
+        or "passw" in lowered
+        or "pwd" in lowered
+    )
+
+
 _SQL_PASSWORD = re.compile(r"passw(?:ord)?", re.IGNORECASE)
 
 
@@ -116,8 +137,11 @@ class Redactor:
     # -- text ---------------------------------------------------------------------------
     def redact_text(self, text: str) -> str:
         """Mask every detector hit in free text (terminal I/O, messages, log lines)."""
+        return self._redact(text, text.lower())
+
+    def _redact(self, text: str, lowered: str) -> str:
         if (
-            _PRECHECK_WORDS.search(text.lower()) is None
+            not _has_anchor(lowered)
             and _PRECHECK_DIGITS.search(text) is None
             and (self._custom is None or self._custom.search(text) is None)
         ):
@@ -129,9 +153,11 @@ class Redactor:
     def redact_sql(self, sql: str) -> str:
         """Mask password literals (``PASSWORD '...'``, ``OPTIONS (password '...')``) by
         lexer token locations, then run the text detectors."""
-        if "passw" in sql.lower():
+        lowered = sql.lower()
+        if "passw" in lowered:
             sql = _mask_sql_passwords(sql)
-        return self.redact_text(sql)
+            lowered = sql.lower()
+        return self._redact(sql, lowered)
 
     # -- rows ---------------------------------------------------------------------------
     def column_mask(

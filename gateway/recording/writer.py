@@ -89,6 +89,11 @@ class TranscriptWriter:
         self._echo_hidden = False
         self._streams: dict[tuple[str, object], int] = {}
         self._decoders: dict[tuple[str, object], codecs.IncrementalDecoder] = {}
+        #: Deferred mode (the Postgres relay): lines collect here and reach the kernel in
+        #: one write at :meth:`flush`, which the relay calls before it forwards anything.
+        self.deferred = False
+        self._pending: list[bytes] = []
+        self._broken: RecorderError | None = None
 
     # -- core ---------------------------------------------------------------------------
     @property
@@ -106,6 +111,10 @@ class TranscriptWriter:
             raise RecorderError(f"transcript {self.path} is closed")
         if not fields.keys().isdisjoint(chain.RESERVED):
             raise ValueError(f"reserved field in {sorted(fields)}")
+        return self._event(event_type, fields)
+
+    def _event(self, event_type: str, fields: dict[str, object]) -> str:
+        """The hot path of write(): fields are the caller's own dict, checked already."""
         seq = self._seq + 1
         fields["seq"] = seq
         if fields.get("ts") is None:
@@ -121,8 +130,8 @@ class TranscriptWriter:
             line = chain.line(
                 body, digest, chain.sign(self._rec.signing_key, digest), self._rec.key_id
             )
-        else:
-            line = chain.line(body, digest)
+        else:  # chain.line's splice, inlined for the per-statement events
+            line = b'%s,"hash":"%s"}\n' % (body[:-1], digest.encode())
         self._append(line)
         self._seq = seq
         self._hash = digest
@@ -132,6 +141,43 @@ class TranscriptWriter:
         return digest
 
     def _append(self, data: bytes) -> None:
+        if self._broken is not None:
+            raise self._broken
+        if self.deferred:
+            if not self._pending:
+                self._rec._deferred[self.session_id] = self
+            self._pending.append(data)
+            return
+        self._write_now(data)
+
+    def defer(self) -> None:
+        """Switch to deferred mode: the caller flushes before forwarding (one write per
+        batch); lines still held when the session goes quiet are written within 0.1 s."""
+        self.deferred = True
+        self._rec.start_idle_flusher()
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._pending)
+
+    def flush(self) -> None:
+        """Hand every deferred line to the kernel in one write (record before forward).
+
+        A failure breaks the writer for good: the chain already counts those events, so
+        nothing more may be written after a gap; callers end the session (fail closed).
+        """
+        if not self._pending:
+            return
+        data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending.clear()
+        self._rec._deferred.pop(self.session_id, None)
+        try:
+            self._write_now(data)
+        except RecorderError as exc:
+            self._broken = exc
+            raise
+
+    def _write_now(self, data: bytes) -> None:
         try:
             n = os.write(self._fd, data)
             if n != len(data):
@@ -143,6 +189,7 @@ class TranscriptWriter:
 
     async def durable(self) -> None:
         """With durability ``fsync``: wait until this writer's last event is on disk."""
+        self.flush()
         if self._rec.durability is Durability.FSYNC and self.synced_seq < self._seq:
             await self._rec._flush_covering(self)
 
@@ -158,9 +205,13 @@ class TranscriptWriter:
                 assert isinstance(dropped, dict)
                 dropped[f"{kind}:{channel}"] = n - self._rec.stream_bytes_limit
         try:
+            self.deferred = False
+            self.flush()
             self.write(chain.SESSION_END, **fields)
         finally:
             self.closed = True
+            self._pending.clear()
+            self._rec._deferred.pop(self.session_id, None)
             self._rec._closed(self)
         return self.head
 
@@ -179,18 +230,19 @@ class TranscriptWriter:
         **extra: object,
     ) -> str:
         """Record an action with its verdict, before it is forwarded (invariant 3)."""
-        return self.write(
-            "statement",
-            kind=kind,
-            text=self._rec.redactor.redact_sql(text),
-            sha256=hashlib.sha256(raw).hexdigest(),
-            categories=sorted(categories),
-            objects=list(objects),
-            verdict=verdict,
-            rule=rule,
-            request_id=request_id,
-            **extra,
-        )
+        if self.closed:
+            raise RecorderError(f"transcript {self.path} is closed")
+        if extra and not extra.keys().isdisjoint(chain.RESERVED):
+            raise ValueError(f"reserved field in {sorted(extra)}")
+        extra["kind"] = kind
+        extra["text"] = self._rec.redactor.redact_sql(text)
+        extra["sha256"] = hashlib.sha256(raw).hexdigest()
+        extra["categories"] = sorted(categories)
+        extra["objects"] = list(objects)
+        extra["verdict"] = verdict
+        extra["rule"] = rule
+        extra["request_id"] = request_id
+        return self._event("statement", extra)
 
     def approval(
         self, request_id: str, state: str, *, by: str = "", reason: str = "", **extra: object
@@ -215,16 +267,16 @@ class TranscriptWriter:
         error: str | None = None,
         **extra: object,
     ) -> str:
-        msg = None if error is None else self._rec.redactor.redact_text(error)
-        return self.write(
-            "result",
-            tag=tag,
-            rows=rows,
-            duration_ms=round(duration_ms, 3),
-            sqlstate=sqlstate,
-            error=msg,
-            **extra,
-        )
+        if self.closed:
+            raise RecorderError(f"transcript {self.path} is closed")
+        if extra and not extra.keys().isdisjoint(chain.RESERVED):
+            raise ValueError(f"reserved field in {sorted(extra)}")
+        extra["tag"] = tag
+        extra["rows"] = rows
+        extra["duration_ms"] = round(duration_ms, 3)
+        extra["sqlstate"] = sqlstate
+        extra["error"] = None if error is None else self._rec.redactor.redact_text(error)
+        return self._event("result", extra)
 
     def notice(self, message: str, severity: str = "NOTICE", **extra: object) -> str:
         return self.write(
@@ -397,6 +449,9 @@ class Recorder:
         self._task: asyncio.Task[None] | None = None
         self.fsync_batches = 0
         self.fsyncs = 0
+        #: Deferred writers holding lines; flush_idle() writes them out (see flush_every).
+        self._deferred: dict[str, TranscriptWriter] = {}
+        self._idle_task: asyncio.Task[None] | None = None
 
     def open(
         self, session_id: str, ts: float | None = None, **start_fields: object
@@ -518,8 +573,29 @@ class Recorder:
             except OSError as exc:
                 raise _why(exc, d) from exc
 
+    def flush_idle(self) -> None:
+        """Write out lines deferred writers still hold (results after the last statement)."""
+        for w in list(self._deferred.values()):
+            with contextlib.suppress(RecorderError):  # the writer is broken; its relay ends
+                w.flush()
+
+    def start_idle_flusher(self, interval_s: float = 0.1) -> None:
+        """Bound how long a deferred line waits in memory when a session goes quiet."""
+
+        async def run() -> None:
+            while True:
+                await asyncio.sleep(interval_s)
+                if self._deferred:
+                    self.flush_idle()
+
+        if self._idle_task is None or self._idle_task.done():
+            self._idle_task = asyncio.get_running_loop().create_task(run(), name="recorder-idle")
+
     async def aclose(self, reason: str = "recorder closed") -> None:
         """Close every open transcript (signed session_end), flush, stop the flusher."""
+        if self._idle_task is not None:
+            self._idle_task.cancel()
+        self.flush_idle()
         for w in list(self._open.values()):
             with contextlib.suppress(RecorderError):
                 w.close(reason=reason)

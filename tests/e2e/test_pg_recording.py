@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from gateway.keys import load_audit_public
 from gateway.recording.verify import find_transcript, verify_session
@@ -81,3 +82,26 @@ def test_role_password_never_written(gateway: GatewayThread, tmp_path: Path) -> 
         ["grep", "-r", "-a", password, str(gateway.config.state_dir)], capture_output=True
     )
     assert found.returncode == 1
+
+
+def test_statement_refused_when_the_transcript_cannot_be_written(gateway: GatewayThread, pg) -> None:  # type: ignore[no-untyped-def]
+    """Invariant 3: a disk that fails under the transcript stops the statement, not the record."""
+    import os
+
+    pg.psql("DROP TABLE IF EXISTS rec_fail; CREATE TABLE rec_fail(a int)")
+    with psycopg.connect(gateway.dsn("carol", application_name="disk-full"), autocommit=True) as conn:
+        conn.execute("INSERT INTO rec_fail VALUES (1)")
+
+        async def break_disk() -> None:
+            assert gateway.app.postgres is not None
+            for live in gateway.app.postgres.live.values():
+                if live.relay.ctx.session.agent == "disk-full":
+                    full = os.open("/dev/full", os.O_WRONLY)
+                    os.dup2(full, live.relay.ctx.recorder._fd)  # type: ignore[union-attr]
+                    os.close(full)
+
+        gateway.call(break_disk())
+        with pytest.raises(psycopg.OperationalError) as info:
+            conn.execute("INSERT INTO rec_fail VALUES (2)")
+        assert "transcript cannot be written" in str(info.value) and "disk full" in str(info.value)
+    assert pg.psql("SELECT array_agg(a) FROM rec_fail").strip() == "{1}"
