@@ -36,6 +36,11 @@ from gateway.store.sqlite import open_store
 
 log = logging.getLogger("airlock")
 
+#: What held clients and sessions cut at the drain deadline are told.
+SHUTTING_DOWN = "the gateway is shutting down"
+#: After the deadline, how long cut sessions get to close and sign their transcripts.
+_CUT_GRACE_S = 5.0
+
 
 @dataclass
 class Bound:
@@ -62,6 +67,7 @@ class Airlock:
         self.ssh: SshGateway | None = None
         self.bound = Bound()
         self.limiter = ConnectionLimiter.from_config(config)
+        self.stopped = False
         metrics.set_node(config.node)
         self.started = time.time()
 
@@ -172,7 +178,59 @@ class Airlock:
         recorder_ok = directory.is_dir() and os.access(directory, os.W_OK)
         return {"ready": store_ok and recorder_ok, "store": store_ok, "recorder": recorder_ok}
 
+    async def drain(self, timeout_s: float, hurry: asyncio.Event | None = None) -> None:
+        """SIGTERM: refuse new connections, answer held clients, let sessions finish, stop.
+
+        Every listener stops accepting at once; requests held on this node are withdrawn
+        (their clients get an error saying the gateway is shutting down, as nobody could
+        release them now); live sessions run until they end or ``timeout_s`` passes (or
+        ``hurry`` is set: a second SIGTERM), then the rest are ended. Every transcript,
+        including a cut one, is closed with its signed ``session_end`` by ``stop()``.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        gateways = [g for g in (self.postgres, self.ssh) if g is not None]
+        for gateway in gateways:
+            gateway.stop_accepting()
+        if self.http_runner is not None:
+            for site in list(self.http_runner.sites):
+                await site.stop()  # closes the listening socket only
+        live = len(self.postgres.handlers) if self.postgres else 0
+        live += len(self.ssh._conns) if self.ssh else 0
+        log.info(
+            "draining: listeners closed, %d connections live, deadline in %g s", live, timeout_s
+        )
+        if self.broker is not None:
+            withdrawn = await self.broker.withdraw_all(SHUTTING_DOWN)
+            if withdrawn:
+                log.info("draining: withdrew %d held approval requests", withdrawn)
+        waits = {asyncio.ensure_future(g.drained()) for g in gateways}
+        stopper = asyncio.ensure_future(hurry.wait()) if hurry is not None else None
+        try:
+            pending = set(waits)
+            while pending and (stopper is None or not stopper.done()):
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                watch = pending | ({stopper} if stopper is not None else set())
+                await asyncio.wait(watch, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+                pending = {w for w in waits if not w.done()}
+            if pending:
+                text = f"airlock: {SHUTTING_DOWN} (drain deadline reached)"
+                ended = sum(g.end_sessions(text) for g in gateways)
+                log.warning("draining: deadline reached, ending %d sessions", ended)
+                await asyncio.wait(pending, timeout=_CUT_GRACE_S)
+            else:
+                log.info("draining: every session ended")
+        finally:
+            for task in [*waits, *([stopper] if stopper is not None else [])]:
+                task.cancel()
+        await self.stop()
+
     async def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
         if self._revocations is not None:
             self._revocations.cancel()
         if self.postgres is not None:
@@ -223,10 +281,15 @@ async def serve(config_path: Path) -> int:
     config = load_config(config_path)
     app = Airlock(config)
     await app.start()
-    stop = asyncio.Event()
+    stop, hurry = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
+
+    def on_stop_signal() -> None:
+        # The first SIGTERM/SIGINT starts the drain; a second one ends it at once.
+        (hurry if stop.is_set() else stop).set()
+
+    loop.add_signal_handler(signal.SIGTERM, on_stop_signal)
+    loop.add_signal_handler(signal.SIGINT, on_stop_signal)
     loop.add_signal_handler(signal.SIGHUP, app.reload)
     bound = app.bound
     status = f"postgres {bound.postgres} ssh {bound.ssh} http {bound.http}"
@@ -235,8 +298,12 @@ async def serve(config_path: Path) -> int:
     watchdog = sdnotify.start_watchdog()
     try:
         await stop.wait()
-    finally:
         sdnotify.stopping("draining")
+        # The watchdog keeps running while draining: a drain may outlast WatchdogSec.
+        await app.drain(app.config.drain_timeout_s, hurry)
+    finally:
         await sdnotify.stop_watchdog(watchdog)
-        await app.stop()
+        if not app.stopped:
+            sdnotify.stopping("stopping")
+            await app.stop()
     return 0

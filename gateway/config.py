@@ -116,6 +116,7 @@ class Config:
     targets: Mapping[str, Target]
     policy_raw: Mapping[str, Any]
     raw: Mapping[str, Any]
+    drain_timeout_s: float = 30.0
 
     @property
     def store_path(self) -> Path:
@@ -286,6 +287,9 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     store = gw.get("store", str, "sqlite")
     if store != "sqlite" and not store.startswith(("postgresql://", "postgres://")):
         raise ConfigError("gateway.store", "must be 'sqlite' or a postgresql:// URL")
+    drain_timeout_s = gw.get("drain_timeout_s", float, 30.0)
+    if drain_timeout_s < 0:
+        raise ConfigError("gateway.drain_timeout_s", f"must be >= 0, got {drain_timeout_s!r}")
     gw.finish()
 
     pg = root.table("postgres")
@@ -377,6 +381,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         targets=targets,
         policy_raw=policy_raw,
         raw=data,
+        drain_timeout_s=drain_timeout_s,
     )
     _validate_policy(config)
     from gateway.identity.settings import parse_identity

@@ -106,6 +106,7 @@ class Broker:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._final: dict[str, asyncio.Event] = {}  # wait_final() watchers
+        self._closing: str | None = None  # set by withdraw_all (SIGTERM drain): why
 
     # --- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -144,6 +145,27 @@ class Broker:
                 count += 1
         return count
 
+    async def withdraw_all(self, reason: str) -> int:
+        """Drain: withdraw every request held on this node and refuse new holds.
+
+        Each held client is answered at once with ``reason`` (SQLSTATE 57P01 for Postgres,
+        stderr and exit 126 for SSH) instead of waiting out the drain deadline for a human
+        who can no longer release it. Returns how many requests were withdrawn.
+        """
+        self._closing = reason
+        count = 0
+        for request_id in list(self._waiters):
+            if await self._withdraw_held(request_id):
+                count += 1
+        return count
+
+    async def _withdraw_held(self, request_id: str) -> bool:
+        assert self._closing is not None
+        doc = await self.store.get("request", request_id)
+        if doc is None or doc["state"] != PENDING:
+            return False
+        return await self._transition(doc, WITHDRAWN, reason=self._closing) is not None
+
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
@@ -161,6 +183,10 @@ class Broker:
         verdict: Verdict,
     ) -> Outcome:
         session = ctx.session
+        if self._closing is not None:
+            # Draining: nobody could release a new hold before the process exits.
+            message = f"airlock: approval required, but {self._closing}; try again later"
+            return Outcome(False, classification, verdict, message, sqlstate="57P01")
         window = await self._live_window(session.id, window_categories(classification))
         if window is not None:
             self._record(
@@ -280,6 +306,8 @@ class Broker:
         request_id = doc["id"]
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiters[request_id] = future
+        if self._closing is not None:  # withdraw_all ran while this request was being made
+            await self._withdraw_held(request_id)
         try:
             final = await self._wait(future, doc)
         except asyncio.CancelledError:
@@ -341,8 +369,13 @@ class Broker:
                 f"{_minutes(doc['timeout_s'])} without a decision"
             )
         else:
-            message = f"airlock: approval request {rid} was {state}"
-        return Outcome(False, c, verdict, message, request_id=rid, sqlstate="42501")
+            why = doc.get("decision_reason")
+            message = f"airlock: approval request {rid} was {state}" + (f": {why}" if why else "")
+        # A request withdrawn by a drain fails like a server shutting down (57P01,
+        # admin_shutdown), so clients know that retrying elsewhere makes sense.
+        shutdown = state == WITHDRAWN and self._closing is not None
+        sqlstate = "57P01" if shutdown else "42501"
+        return Outcome(False, c, verdict, message, request_id=rid, sqlstate=sqlstate)
 
     async def _retry_lookup(
         self, ctx: SessionContext, action: Action, c: Classification, verdict: Verdict

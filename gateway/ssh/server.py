@@ -307,14 +307,36 @@ class SshGateway:
         sockets = self._server.sockets
         return int(sockets[0].getsockname()[1])
 
-    async def close(self) -> None:
+    def stop_accepting(self) -> None:
+        """Drain: stop listening; connections already accepted carry on."""
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+
+    async def drained(self) -> None:
+        """Return once every client connection has closed (transcripts closed, signed)."""
+        while self._conns:
+            conns = list(self._conns)
+            await asyncio.gather(*(c.wait_closed() for c in conns), return_exceptions=True)
+            # asyncssh calls connection_lost (which forgets the connection) before it
+            # sets the close event, so every awaited connection is gone from the set now.
+            self._conns.difference_update(conns)
+
+    def end_sessions(self, text: str) -> int:
+        """Drain deadline: disconnect every client, telling it why."""
+        conns = list(self._conns)
+        for conn in conns:
+            conn.disconnect(asyncssh.DISC_BY_APPLICATION, text)
+        return len(conns)
+
+    async def close(self) -> None:
+        self.stop_accepting()
         conns = list(self._conns)
         for conn in conns:
             conn.close()
         await asyncio.gather(*(c.wait_closed() for c in conns), return_exceptions=True)
+        if self._server is not None:
+            # After the connections: from Python 3.12 wait_closed also waits for them.
+            await self._server.wait_closed()
+            self._server = None
         if self._bookkeeping:
             await asyncio.gather(*self._bookkeeping, return_exceptions=True)
