@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -27,7 +28,9 @@ from gateway.limits import ConnectionLimiter, parse_limits
 from gateway.model import Session
 from gateway.policy import load_policy
 from gateway.postgres.listener import PostgresGateway
+from gateway.recording.pruner import run_pruner
 from gateway.recording.redact import Redactor
+from gateway.recording.retention import Pruned
 from gateway.recording.writer import Durability, TranscriptWriter
 from gateway.recording.writer import Recorder as AuditRecorder
 from gateway.ssh.server import SshGateway
@@ -35,6 +38,20 @@ from gateway.store.base import Store
 from gateway.store.sqlite import open_store
 
 log = logging.getLogger("airlock")
+
+#: How often expired transcripts are looked for (recording.retention_days > 0).
+PRUNE_INTERVAL_S = 3600.0
+
+
+def _log_pruned(pruned: list[Pruned]) -> None:
+    """The pruning is recorded in its own signed transcript; this is the log line."""
+    log.info(
+        "pruned %d transcripts past retention (%d bytes): %s",
+        len(pruned),
+        sum(p.bytes for p in pruned),
+        [p.session_id for p in pruned],
+    )
+
 
 #: What held clients and sessions cut at the drain deadline are told.
 SHUTTING_DOWN = "the gateway is shutting down"
@@ -59,6 +76,7 @@ class Airlock:
         self.sessions = SessionRegistry()
         self.authenticator = Authenticator(config, self.store)
         self._revocations: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
         self.checkpoint = checkpoint or Checkpoint(load_policy(config.policy_raw))
         self.recorder = self._make_recorder(config)
         self.broker: Broker | None = None
@@ -104,6 +122,17 @@ class Airlock:
     async def start(self) -> Bound:
         config = self.config
         await self.store.open()
+        if config.recording.retention_days > 0:
+            self._pruner = asyncio.create_task(
+                run_pruner(
+                    self.recorder,
+                    config.recording.directory,
+                    config.recording.retention_days,
+                    PRUNE_INTERVAL_S,
+                    _log_pruned,
+                ),
+                name="transcript-pruner",
+            )
         self._revocations = asyncio.create_task(
             watch_revocations(
                 self.store, self.sessions, self.authenticator.settings.revocation_poll_s
@@ -233,6 +262,10 @@ class Airlock:
         self.stopped = True
         if self._revocations is not None:
             self._revocations.cancel()
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
         if self.postgres is not None:
             await self.postgres.close()
         if self.ssh is not None:

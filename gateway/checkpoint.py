@@ -167,11 +167,16 @@ class Checkpoint:
     async def _review(
         self, ctx: SessionContext, action: Action, classification: Classification, verdict: Verdict
     ) -> Outcome:
+        # The statement is on record (verdict `review`) before anyone is asked about it, so
+        # the transcript reads statement -> approval events -> result.
+        pending = Outcome(False, classification, verdict, "held for review")
+        if not self._record(ctx, action, pending):
+            return self._finish(ctx, action, pending, None, record=False, broken=True)
         try:
             outcome = await self.reviewer.review(ctx, action, classification, verdict)
         except Exception as exc:
             return self._failed(exc)
-        return self._finish(ctx, action, outcome, None)
+        return self._finish(ctx, action, outcome, None, record=False)
 
     @staticmethod
     def _failed(exc: Exception) -> Outcome:
@@ -189,13 +194,16 @@ class Checkpoint:
         action: Action,
         outcome: Outcome,
         cache_key: tuple[bytes, LexingState, int] | None,
+        *,
+        record: bool = True,
+        broken: bool = False,
     ) -> Outcome:
         metrics.statement(
             ctx.session.protocol.value,
             outcome.classification.categories,
             outcome.verdict.decision.value if outcome.allowed else "refused",
         )
-        if not self._record(ctx, action, outcome):
+        if broken or (record and not self._record(ctx, action, outcome)):
             return Outcome(
                 False,
                 outcome.classification,

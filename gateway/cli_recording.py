@@ -3,14 +3,15 @@
 With ``--config`` they use the configured transcript directory, audit public key and the
 store (session list, head hashes). ``--dir`` and ``--public-key`` work on a transcript
 directory alone, e.g. a copy on an auditor's machine that holds the public key off-host.
-Exit codes: 0 ok, 1 a transcript failed verification, 2 usage or configuration error.
+Exit codes: 0 ok, 1 a transcript failed verification (tampered or missing), 2 usage or
+configuration error, 3 (``verify`` only) nothing tampered but some transcript is unclosed —
+cut short by a gateway crash or still open; ``--allow-unclosed`` turns that into 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import json
 import os
 import re
@@ -32,12 +33,13 @@ from gateway.recording.reader import read_events, session_info
 from gateway.recording.verify import (
     VerifyReport,
     find_transcript,
+    pruned_sessions,
     transcripts,
     verify_all,
     verify_session,
 )
 
-EXIT_OK, EXIT_TAMPERED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_TAMPERED, EXIT_USAGE, EXIT_UNCLOSED = 0, 1, 2, 3
 DEFAULT_CONFIG = "/etc/airlock/airlock.toml"
 
 
@@ -90,14 +92,11 @@ def _public_key(args: argparse.Namespace) -> Ed25519PublicKey:
 
 
 async def _with_store(args: argparse.Namespace, what: str, **kw: Any) -> Any:
-    from gateway import store as store_mod
+    from gateway.store.sqlite import open_store
 
-    opener = getattr(store_mod, "open_store", None)
-    if opener is None:
-        raise UsageError("no store available in this build (use --dir)")
-    store = opener(_config(args))
-    if inspect.isawaitable(store):
-        store = await store
+    config = _config(args)
+    store = open_store(config.store, config.store_path)
+    await store.open()
     try:
         return await getattr(store, what)(**kw)
     finally:
@@ -145,6 +144,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--public-key", type=Path, help="audit public key (PEM or OpenSSH)")
     p.add_argument("session", nargs="?", help="session id (default with --all: every one)")
     p.add_argument("--all", action="store_true", help="verify every transcript")
+    p.add_argument(
+        "--allow-unclosed",
+        action="store_true",
+        help="exit 0 when the only findings are unclosed transcripts (crash-cut, intact)",
+    )
     p.set_defaults(func=run_verify)
 
 
@@ -236,48 +240,77 @@ def run_replay(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    """Exit 0 all verified (live/pruned included), 1 any tampered or missing, 3 none
+    tampered but some unclosed (0 with ``--allow-unclosed``), 2 usage.
+
+    The store's open sessions are not taken as live: after a crash they stay open there
+    forever, so a transcript without session_end is always reported ``unclosed`` — "every
+    event present verifies, the end is missing" — and the operator decides (a running
+    gateway's live sessions show up the same way).
+    """
     if bool(args.session) == bool(args.all):
         return _fail("verify", UsageError("give a SESSION or --all"))
     try:
         directory = _directory(args)
         key = _public_key(args)
         heads: Mapping[str, tuple[int, str]] = {}
-        live: set[str] = set()
+        closed: set[str] = set()
         if _use_store(args):
             heads = asyncio.run(_with_store(args, "session_heads"))
             rows = asyncio.run(_with_store(args, "list_sessions"))
-            live = {r.id for r in rows if r.ended_at is None}
+            closed = {r.id for r in rows if r.ended_at is not None}
     except UsageError as exc:
         return _fail("verify", exc)
     reports: Sequence[VerifyReport]
     if args.all:
-        reports = verify_all(directory, key, heads, live)
+        reports = verify_all(directory, key, heads, closed=closed)
     else:
         path = find_transcript(directory, args.session)
-        reports = [
-            verify_session(
-                path,
-                key,
-                heads.get(args.session),
-                session_id=args.session,
-                live=args.session in live,
-            )
-        ]
-    bad = [r for r in reports if not r.ok]
-    if args.json:
-        print(
-            json.dumps(
-                {"ok": not bad, "checked": len(reports), "reports": [r.to_json() for r in reports]},
-                indent=1,
-            )
-        )
+        pruned = pruned_sessions(directory, key) if path is None else {}
+        if path is None and args.session in pruned:
+            reports = verify_all(directory, key, {}, pruned={args.session: pruned[args.session]})
+            reports = [r for r in reports if r.session_id == args.session]
+        else:
+            reports = [
+                verify_session(
+                    path,
+                    key,
+                    heads.get(args.session),
+                    session_id=args.session,
+                    closed=args.session in closed,
+                )
+            ]
+    tampered = [r for r in reports if r.tampered]
+    unclosed = [r for r in reports if r.status == "unclosed"]
+    if tampered:
+        code = EXIT_TAMPERED
+    elif unclosed and not args.allow_unclosed:
+        code = EXIT_UNCLOSED
     else:
-        for r in reports:
-            if r.ok:
-                state = "signed" if r.signed else "live"
-                print(f"ok        {r.session_id}  {r.events} events, {state}")
-            for prob in r.problems:
-                where = f" event {prob.seq}" if prob.seq is not None else ""
-                print(f"{prob.kind:<13} {r.session_id}{where}: {prob.detail}")
-        print(f"{len(reports) - len(bad)} of {len(reports)} transcripts verified")
-    return EXIT_TAMPERED if bad else EXIT_OK
+        code = EXIT_OK
+    if args.json:
+        summary = {
+            "ok": code == EXIT_OK,
+            "exit": code,
+            "checked": len(reports),
+            "tampered": len(tampered),
+            "unclosed": len(unclosed),
+            "reports": [r.to_json() for r in reports],
+        }
+        print(json.dumps(summary, indent=1))
+        return code
+    for r in reports:
+        if r.ok:
+            what = {"verified": "signed", "live": "open, no session_end yet"}.get(r.status, "")
+            extra = f"{r.events} events, {what}" if r.status != "pruned" else "deleted, recorded"
+            print(f"{r.status:<9} {r.session_id}  {extra}")
+        for prob in r.problems:
+            where = f" event {prob.seq}" if prob.seq is not None else ""
+            label = prob.kind if prob.tamper else "unclosed"
+            print(f"{label:<13} {r.session_id}{where}: {prob.detail}")
+    ok = len(reports) - len(tampered) - len(unclosed)
+    print(
+        f"{ok} of {len(reports)} transcripts verified, {len(unclosed)} unclosed "
+        f"(crash-cut, every event present intact), {len(tampered)} tampered or missing"
+    )
+    return code

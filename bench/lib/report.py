@@ -59,12 +59,13 @@ def main(path: Path) -> None:
         )
     variants = sorted({t for t, _ in tps if t.startswith("airlock-")})
     if variants:
-        print(f"\n{'variant (tps / pgbouncer)':<26}" + "".join(f"{v:>20}" for v in ["airlock", *variants]))
+        names = ["airlock", *variants]
+        print(f"\n{'variant (tps / pgbouncer)':<26}" + "".join(f"{v:>20}" for v in names))
         for w in workloads:
             bouncer = med(tps, "pgbouncer", w)
             cells = "".join(f"{med(tps, v, w) / bouncer:>20.2f}" for v in ["airlock", *variants])
             print(f"{w:<26}{cells}")
-        print(f"\n{'variant CPU µs per tx':<26}" + "".join(f"{v:>20}" for v in ["airlock", *variants]))
+        print(f"\n{'variant CPU µs per tx':<26}" + "".join(f"{v:>20}" for v in names))
         for w in workloads:
             print(f"{w:<26}" + "".join(f"{med(cpu, v, w):>20.1f}" for v in ["airlock", *variants]))
     rounds = max(len(v) for v in tps.values())

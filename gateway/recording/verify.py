@@ -6,6 +6,13 @@ bytes no longer match its hash, or its link to the previous event is broken), ``
 session_end), ``reordered`` (sequence numbers out of order), ``truncated`` (the file ends
 before the store's head, in a partial line, or with no session_end for a session that is
 not live), ``bad-signature``, ``missing`` (no file for a session the store knows).
+
+A gateway crash (``kill -9``, power loss) leaves a transcript without ``session_end``,
+possibly ending in a partial line, whose every event still verifies. That is reported as
+``truncated`` with ``tamper=False`` and the report's status is ``unclosed`` — unless the
+store recorded the session's end (its head), in which case the missing tail is tampering.
+A session whose file the pruner deleted (recorded in a ``prune-*`` maintenance transcript,
+see ``pruner.py``) has status ``pruned``, not ``missing``.
 """
 
 from __future__ import annotations
@@ -34,11 +41,17 @@ TAMPER_KINDS = (
 )
 
 
+#: Report statuses, from best to worst; ``verified``/``live``/``pruned`` have no problems.
+STATUSES = ("verified", "live", "pruned", "unclosed", "tampered")
+MAINTENANCE_PREFIX = "prune-"  # session ids of the pruner's own transcripts
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     kind: str
     seq: int | None
     detail: str
+    tamper: bool = True  # False: what a crash leaves (cut short, every event intact)
 
 
 @dataclass(slots=True)
@@ -50,10 +63,29 @@ class VerifyReport:
     last_hash: str = ""
     signed: bool = False  # session_end present with a valid signature
     problems: list[Problem] = field(default_factory=list)
+    live: bool = False  # still open, by the caller's word: no session_end expected
+    pruned: bool = False  # deleted by the pruner, which recorded it
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def tampered(self) -> bool:
+        return any(p.tamper for p in self.problems)
+
+    @property
+    def status(self) -> str:
+        """``verified`` (complete and signed), ``live`` (open; every event so far
+        verifies), ``pruned``, ``unclosed`` (cut short by a crash: every event present
+        verifies, no session_end), or ``tampered``."""
+        if self.tampered:
+            return "tampered"
+        if self.problems:
+            return "unclosed"
+        if self.pruned:
+            return "pruned"
+        return "verified" if self.signed else "live"
 
     @property
     def intact_prefix(self) -> bool:
@@ -61,19 +93,23 @@ class VerifyReport:
         crash of the gateway leaves behind)."""
         return all(p.kind == "truncated" for p in self.problems)
 
-    def add(self, kind: str, seq: int | None, detail: str) -> None:
-        self.problems.append(Problem(kind, seq, detail))
+    def add(self, kind: str, seq: int | None, detail: str, tamper: bool = True) -> None:
+        self.problems.append(Problem(kind, seq, detail, tamper))
 
     def to_json(self) -> dict[str, object]:
         return {
             "session": self.session_id,
             "path": str(self.path) if self.path else None,
             "ok": self.ok,
+            "status": self.status,
             "events": self.events,
             "last_seq": self.last_seq,
             "last_hash": self.last_hash,
             "signed": self.signed,
-            "problems": [{"kind": p.kind, "seq": p.seq, "detail": p.detail} for p in self.problems],
+            "problems": [
+                {"kind": p.kind, "seq": p.seq, "detail": p.detail, "tamper": p.tamper}
+                for p in self.problems
+            ],
         }
 
 
@@ -139,11 +175,16 @@ def verify_session(
     *,
     session_id: str | None = None,
     live: bool = False,
+    closed: bool = False,
 ) -> VerifyReport:
-    """Verify one transcript. ``expected_head`` is the store's (seq, hash) for the session;
-    ``live`` says the session is still open (so no session_end is expected yet)."""
+    """Verify one transcript. ``expected_head`` is the store's (seq, hash) for the session
+    (an empty hash means the store has none yet); ``live`` says the session is still open
+    (so no session_end is expected yet); ``closed`` says the store recorded its end, so a
+    missing end is tampering rather than a crash."""
     sid = session_id or (path.name.removesuffix(".jsonl") if path else "")
-    report = VerifyReport(sid, path)
+    report = VerifyReport(sid, path, live=live)
+    if expected_head is not None and not expected_head[1]:
+        expected_head = None
     if path is None or not path.is_file():
         report.add("missing", None, f"no transcript file for session {sid}")
         return report
@@ -161,7 +202,12 @@ def verify_session(
         last_line = i == len(lines) - 1
         if ln.seq is None or not ln.hash:
             if last_line and not data.endswith(b"\n"):
-                report.add("truncated", None, f"line {ln.no} is a partial line")
+                report.add(
+                    "truncated",
+                    None,
+                    f"line {ln.no} is a partial line (a crash mid-write, or cut)",
+                    tamper=closed,
+                )
             else:
                 report.add("modified", ln.seq, f"line {ln.no} is not a transcript event")
             continue
@@ -199,9 +245,13 @@ def verify_session(
     if ended is not None:
         _check_signature(report, ended, public_key)
     elif not live:
-        report.add(
-            "truncated", report.last_seq + 1, "no session_end: gateway crash or tail removed"
+        why = (
+            "no session_end, but the store recorded the session's end: tail removed"
+            if closed
+            else "no session_end: the gateway stopped without closing it (crash), or it is "
+            "still open; every event present verifies"
         )
+        report.add("truncated", report.last_seq + 1, why, tamper=closed)
     if expected_head is not None:
         head_seq, head_hash = expected_head
         if head_seq > report.last_seq:
@@ -250,15 +300,63 @@ def verify_all(
     public_key: Ed25519PublicKey,
     heads: Mapping[str, tuple[int, str]],
     live: Collection[str] = (),
+    *,
+    closed: Collection[str] = (),
+    pruned: Mapping[str, tuple[int, str]] | None = None,
 ) -> list[VerifyReport]:
     """Verify every transcript on disk and report each session the store knows whose
-    file is gone. Sorted by session id."""
+    file is gone. ``closed``: sessions whose end the store recorded. ``pruned``: sessions
+    the pruner recorded deleting (session -> head at deletion), by default read from the
+    maintenance transcripts under ``directory`` that verify. Sorted by session id."""
     files = transcripts(directory)
+    if pruned is None:
+        pruned = pruned_sessions(directory, public_key, files)
     reports = []
     for sid in sorted(set(files) | set(heads)):
+        path = files.get(sid)
+        if path is None and sid in pruned:
+            report = VerifyReport(sid, None, pruned=True)
+            report.last_seq, report.last_hash = pruned[sid]
+            head = heads.get(sid)
+            if head is not None and head[1] and head != pruned[sid]:
+                report.add(
+                    "modified",
+                    head[0],
+                    f"store head {head[0]} differs from the head recorded when it was pruned",
+                )
+            reports.append(report)
+            continue
         reports.append(
             verify_session(
-                files.get(sid), public_key, heads.get(sid), session_id=sid, live=sid in live
+                path,
+                public_key,
+                heads.get(sid),
+                session_id=sid,
+                live=sid in live,
+                closed=sid in closed,
             )
         )
     return reports
+
+
+def pruned_sessions(
+    directory: Path, public_key: Ed25519PublicKey, files: Mapping[str, Path] | None = None
+) -> dict[str, tuple[int, str]]:
+    """Sessions the pruner recorded deleting: ``prune`` events of maintenance transcripts
+    (``prune-*``) that are not tampered with (a crash-cut one still counts: the pruner
+    records each file before deleting it). Session -> (seq, hash) of its last event."""
+    found: dict[str, tuple[int, str]] = {}
+    for sid, path in sorted((files or transcripts(directory)).items()):
+        if not sid.startswith(MAINTENANCE_PREFIX):
+            continue
+        if verify_session(path, public_key, session_id=sid).tampered:
+            continue
+        for _, raw in _lines(path.read_bytes()):
+            parts = chain.split(raw)
+            ev = chain.event_of(parts[0]) if parts else None
+            if ev is None or ev.get("type") != "prune":
+                continue
+            target, seq, digest = ev.get("session"), ev.get("head_seq"), ev.get("head_hash")
+            if isinstance(target, str) and isinstance(seq, int) and isinstance(digest, str):
+                found[target] = (seq, digest)
+    return found

@@ -79,6 +79,16 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+def _transcript_with(gw: GatewayThread, text: str) -> list[dict[str, Any]]:
+    import json
+
+    for path in gw.config.recording.directory.rglob("*.jsonl"):
+        content = path.read_text()
+        if text in content:
+            return [json.loads(line) for line in content.splitlines()]
+    raise AssertionError(f"no transcript mentions {text}")
+
+
 async def _request_id_from(stream: asyncio.StreamReader) -> tuple[str, str]:
     """Read psql's stderr until the gateway's NOTICE names the request."""
     seen = ""
@@ -113,6 +123,13 @@ async def test_grant_waits_then_runs_after_signed_slack_approval(
     assert "=r/" in acl  # PUBLIC got SELECT
     doc = await asyncio.to_thread(approvals.gw.call, approvals.broker.get(rid))
     assert doc is not None and doc["state"] == "approved" and doc["decided_by"] == "bob"
+    # The transcript reads: the statement (verdict review), its approval, then its result.
+    await asyncio.to_thread(approvals.gw.wait_sessions_closed)
+    events = _transcript_with(approvals.gw, rid)
+    kinds = [(e["type"], e.get("verdict") or e.get("state") or e.get("tag")) for e in events]
+    held = kinds.index(("statement", "review"))
+    assert kinds[held + 1 : held + 3] == [("approval", "requested"), ("approval", "approved")]
+    assert kinds[held + 3] == ("result", "GRANT")
 
 
 async def test_denied_grant_is_42501_and_aborts_the_transaction(

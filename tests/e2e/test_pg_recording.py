@@ -84,12 +84,16 @@ def test_role_password_never_written(gateway: GatewayThread, tmp_path: Path) -> 
     assert found.returncode == 1
 
 
-def test_statement_refused_when_the_transcript_cannot_be_written(gateway: GatewayThread, pg) -> None:  # type: ignore[no-untyped-def]
+def test_statement_refused_when_the_transcript_cannot_be_written(
+    gateway: GatewayThread, pg
+) -> None:  # type: ignore[no-untyped-def]
     """Invariant 3: a disk that fails under the transcript stops the statement, not the record."""
     import os
 
     pg.psql("DROP TABLE IF EXISTS rec_fail; CREATE TABLE rec_fail(a int)")
-    with psycopg.connect(gateway.dsn("carol", application_name="disk-full"), autocommit=True) as conn:
+    with psycopg.connect(
+        gateway.dsn("carol", application_name="disk-full"), autocommit=True
+    ) as conn:
         conn.execute("INSERT INTO rec_fail VALUES (1)")
 
         async def break_disk() -> None:

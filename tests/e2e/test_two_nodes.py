@@ -24,7 +24,6 @@ import psycopg
 import pytest
 
 from gateway.store.postgres import PostgresStore
-from tests.e2e.test_drain import store_cli
 from tests.support.daemon import POLICY, Daemon, airlock, write_config
 from tests.support.gateway import PASSWORDS
 from tests.support.pg import PgServer
@@ -134,8 +133,7 @@ def _shared_state(a: Daemon, b: Daemon, rid: str, store_url: str) -> None:
 
     rows = asyncio.run(sessions())
     assert [r.node for r in rows if r.ended_at is None] == ["A"], rows
-    via_store = store_cli("sessions", "--json", "--config", str(b.config))
-    if via_store is not None:
-        assert via_store.returncode == 0, via_store.stderr
-        listed = json.loads(via_store.stdout)
-        assert [s["node"] for s in listed if s["ended"] is None] == ["A"], listed
+    via_store = airlock("sessions", "--json", "--config", str(b.config))
+    assert via_store.returncode == 0, via_store.stderr
+    listed = json.loads(via_store.stdout)
+    assert [s["node"] for s in listed if s["ended"] is None] == ["A"], listed
