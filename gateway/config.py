@@ -59,7 +59,7 @@ class HttpListener:
 class Recording:
     directory: Path
     durability: str = "os"
-    rows_limit: int = 100
+    rows_limit: int = 0
     rows_bytes_limit: int = 65536
     retention_days: int = 0
     redact_patterns: tuple[str, ...] = ()
@@ -337,7 +337,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     recording = Recording(
         directory=_path(state_dir, rec.get("directory", str, "transcripts")),
         durability=durability,
-        rows_limit=rec.get("rows_limit", int, 100),
+        rows_limit=rec.get("rows_limit", int, 0),
         rows_bytes_limit=rec.get("rows_bytes_limit", int, 65536),
         retention_days=rec.get("retention_days", int, 0),
         redact_patterns=rec.strings("redact_patterns"),

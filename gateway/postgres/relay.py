@@ -21,7 +21,7 @@ from typing import Any
 
 from gateway.checkpoint import SQL_CACHE, Checkpoint, SessionContext
 from gateway.model import Action, ActionKind, Decision, Outcome, SessionStats, Verdict
-from gateway.recording.writer import RecorderError, TranscriptWriter
+from gateway.recording.writer import RecorderError, RowSampler, TranscriptWriter
 from protocols.classification import Category, Classification
 from protocols.pgwire import messages as m
 from protocols.sql import LexingState
@@ -31,6 +31,7 @@ log = logging.getLogger("airlock.postgres")
 
 Q, P, F, X, C_, B, S_, Z, E_ = (ord(c) for c in "QPFXCBSZE")  # E_: Execute / ErrorResponse
 PARSE_COMPLETE, BIND_COMPLETE = ord("1"), ord("2")
+T_, D_ = ord("T"), ord("D")  # RowDescription, DataRow
 CHECKED = frozenset({Q, P, F})
 _EFFECT_STATEMENTS = frozenset({"PrepareStmt", "DeallocateStmt", "DiscardStmt", "VariableSetStmt"})
 
@@ -101,6 +102,8 @@ class PgRelay:
         self.sent_at = time.monotonic()  # when the last batch went upstream (durations)
         recorder = ctx.recorder
         self._transcript = recorder if isinstance(recorder, TranscriptWriter) else None
+        self._sample_rows = self._transcript is not None and self._transcript.samples_rows
+        self._sampler: RowSampler | None = None
         self._policy_version = checkpoint.policy.version
         self._portals: dict[str, str] = {}  # portal -> statement (Bind)
         self._decided: dict[str, tuple[int, Action]] = {}  # statement -> (policy version, action)
@@ -401,7 +404,13 @@ class PgRelay:
                     keep = [msg for _, msg in msgs[:index]]
                 continue
             elif on_result is not None and kind in (ord("C"), E_):
+                if self._sampler is not None:
+                    self._flush_rows(kind, msg)
                 on_result(kind, msg, self.sent_at)
+            elif kind == D_ and self._sampler is not None and not self._sampler.full:
+                self._sample_row(msg)
+            elif kind == T_ and self._sample_rows:
+                self._start_rows(msg)
             if keep is not None:
                 keep.append(msg)
         client = self.client
@@ -413,6 +422,35 @@ class PgRelay:
             client.write(data)  # the common case: forward the read as it came
         elif msgs:
             client.write(b"".join(msg for _, msg in msgs))
+
+    # --- bounded result-row samples (recording.rows_limit / rows_bytes_limit) --------
+
+    def _start_rows(self, msg: bytes) -> None:
+        assert self._transcript is not None
+        try:
+            self._sampler = self._transcript.row_sampler(m.parse_row_description(msg))
+        except m.ProtocolError:
+            self._sampler = None
+
+    def _sample_row(self, msg: bytes) -> None:
+        assert self._sampler is not None
+        try:
+            self._sampler.add(m.parse_data_row(msg))
+        except m.ProtocolError:
+            self._sampler.full = True
+
+    def _flush_rows(self, kind: int, msg: bytes) -> None:
+        sampler, self._sampler = self._sampler, None
+        assert sampler is not None
+        if kind == ord("C"):
+            # Rows past the sample are not decoded; the command tag says how many there were.
+            count = m.command_tag(msg).rsplit(" ", 1)[-1]
+            if count.isdigit():
+                sampler.total = max(sampler.total, int(count))
+        try:
+            sampler.flush()
+        except Exception:
+            log.exception("cannot record result rows")
 
     def _parameter_status(self, msg: bytes) -> None:
         name, value = m.parse_parameter_status(msg)

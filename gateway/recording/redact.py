@@ -133,6 +133,7 @@ class Redactor:
         cols = [c.lower() for c in sensitive_columns]
         self._columns = frozenset(c for c in cols if "." not in c)
         self._qualified = frozenset(c for c in cols if "." in c)
+        self._masks: dict[tuple[object, ...], tuple[bool, ...]] = {}
 
     # -- text ---------------------------------------------------------------------------
     def redact_text(self, text: str) -> str:
@@ -163,7 +164,22 @@ class Redactor:
     def column_mask(
         self, columns: Sequence[str], table: str | Sequence[str | None] | None = None
     ) -> tuple[bool, ...]:
-        """Which columns are sensitive; compute once per result set, not per row."""
+        """Which columns are sensitive; compute once per result set, not per row.
+
+        Cached per (columns, table): a relay asks for every result set, and a session
+        mostly repeats the same few column lists.
+        """
+        key = (tuple(columns), table if table is None or isinstance(table, str) else tuple(table))
+        found = self._masks.get(key)
+        if found is None:
+            if len(self._masks) >= 1024:
+                self._masks.clear()
+            found = self._masks[key] = self._column_mask(columns, table)
+        return found
+
+    def _column_mask(
+        self, columns: Sequence[str], table: str | Sequence[str | None] | None
+    ) -> tuple[bool, ...]:
         tables: Sequence[str | None]
         tables = [table] * len(columns) if table is None or isinstance(table, str) else table
         out = []
@@ -191,11 +207,12 @@ class Redactor:
         if mask is None:
             mask = self.column_mask(columns, table)
         out: list[object] = []
+        redact = self.redact_text
         for i, v in enumerate(values):
             if v is not None and i < len(mask) and mask[i]:
                 out.append("[REDACTED:column]")
-            elif isinstance(v, str):
-                out.append(self.redact_text(v))
+            elif isinstance(v, str) and len(v) > 2:  # no detector matches under 3 characters
+                out.append(redact(v))
             else:
                 out.append(v)
         return out

@@ -283,6 +283,11 @@ class TranscriptWriter:
             "notice", severity=severity, message=self._rec.redactor.redact_text(message), **extra
         )
 
+    @property
+    def samples_rows(self) -> bool:
+        """Whether result rows are sampled at all (recording.rows_limit > 0)."""
+        return self._rec.rows_limit > 0 and self._rec.rows_bytes_limit > 0
+
     def row_sampler(
         self, columns: Sequence[str], table: str | Sequence[str | None] | None = None
     ) -> RowSampler:

@@ -250,6 +250,44 @@ def parse_sasl_initial(msg: bytes) -> tuple[str, bytes]:
     return mechanism, data
 
 
+def parse_row_description(msg: bytes) -> list[str]:
+    """Column names of a RowDescription ('T')."""
+    if len(msg) < 7:
+        raise ProtocolError("truncated RowDescription")
+    (count,) = struct.unpack_from("!h", msg, 5)
+    names: list[str] = []
+    pos = 7
+    for _ in range(count):
+        name, pos = _cstring(msg, pos)
+        pos += 18  # table oid, attnum, type oid, typlen, typmod, format
+        if pos > len(msg):
+            raise ProtocolError("truncated RowDescription")
+        names.append(name)
+    return names
+
+
+def parse_data_row(msg: bytes) -> list[bytes | None]:
+    """Column values of a DataRow ('D'), as sent (text or binary); None for NULL."""
+    if len(msg) < 7:
+        raise ProtocolError("truncated DataRow")
+    (count,) = struct.unpack_from("!h", msg, 5)
+    values: list[bytes | None] = []
+    pos = 7
+    for _ in range(count):
+        if pos + 4 > len(msg):
+            raise ProtocolError("truncated DataRow")
+        (length,) = _I32.unpack_from(msg, pos)
+        pos += 4
+        if length < 0:
+            values.append(None)
+            continue
+        if pos + length > len(msg):
+            raise ProtocolError("truncated DataRow")
+        values.append(msg[pos : pos + length])
+        pos += length
+    return values
+
+
 def command_tag(msg: bytes) -> str:
     tag, _ = _cstring(msg, 5)
     return tag

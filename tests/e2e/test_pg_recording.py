@@ -109,3 +109,29 @@ def test_statement_refused_when_the_transcript_cannot_be_written(
             conn.execute("INSERT INTO rec_fail VALUES (2)")
         assert "transcript cannot be written" in str(info.value) and "disk full" in str(info.value)
     assert pg.psql("SELECT array_agg(a) FROM rec_fail").strip() == "{1}"
+
+
+def test_result_rows_sampled_bounded_and_masked(pg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.gateway import base_config
+
+    gw = GatewayThread.from_dict(
+        base_config(tmp_path, pg, recording={"rows_limit": 3, "sensitive_columns": ["ssn"]})
+    )
+    try:
+        with psycopg.connect(gw.dsn("carol", application_name="rows"), autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT i AS id, 'ssn-' || i AS ssn, 'ok' AS note FROM generate_series(1, 10) i"
+            ).fetchall()
+            assert len(rows) == 10
+        gw.wait_sessions_closed()
+        row = gw.call(gw.app.store.list_sessions(user="carol"))[-1]
+        events = transcript(gw, row.id)
+        sample = next(e for e in events if e["type"] == "rows")
+        assert sample["columns"] == ["id", "ssn", "note"]
+        assert len(sample["rows"]) == 3 and sample["total"] == 10 and sample["truncated"] is True
+        assert sample["rows"][0][0] == "1" and sample["rows"][0][2] == "ok"
+        assert "ssn-1" not in json.dumps(sample)  # the sensitive column is masked
+        kinds = [e["type"] for e in events]
+        assert kinds.index("rows") == kinds.index("result") - 1  # rows, then the result
+    finally:
+        gw.stop()
