@@ -164,7 +164,6 @@ class Airlock:
                 config.http.listen.host,
                 config.http.listen.port,
             )
-            log.info("http listening on %s:%s", config.http.listen.host, self.bound.http)
         pg = config.postgres
         if pg.listen is not None:
             tls = (

@@ -65,6 +65,8 @@ class SessionContext:
     lexing: LexingState = field(default_factory=LexingState)
     prepared: dict[str, Classification] = field(default_factory=dict)
     cache: dict[tuple[bytes, LexingState, int], Outcome] = field(default_factory=dict)
+    #: Called when an action starts waiting for a human (the relay keeps its session alive).
+    on_hold: Callable[[], None] | None = None
 
 
 class RefuseAllReviews:
@@ -172,6 +174,8 @@ class Checkpoint:
         pending = Outcome(False, classification, verdict, "held for review")
         if not self._record(ctx, action, pending):
             return self._finish(ctx, action, pending, None, record=False, broken=True)
+        if ctx.on_hold is not None:
+            ctx.on_hold()
         try:
             outcome = await self.reviewer.review(ctx, action, classification, verdict)
         except Exception as exc:

@@ -340,6 +340,8 @@ class PostgresGateway:
             _result_recorder(ctx),
         )
 
+        ctx.on_hold = relay.on_hold
+
         async def notify(text: str) -> None:
             if relay.client is not None and not relay.client.is_closing():
                 relay.client.write(m.notice_response(text))

@@ -13,6 +13,7 @@ extended-protocol batch is skipped to Sync) without the gateway modelling server
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import secrets
 import time
@@ -32,6 +33,8 @@ log = logging.getLogger("airlock.postgres")
 Q, P, F, X, C_, B, S_, Z, E_ = (ord(c) for c in "QPFXCBSZE")  # E_: Execute / ErrorResponse
 PARSE_COMPLETE, BIND_COMPLETE = ord("1"), ord("2")
 T_, D_ = ord("T"), ord("D")  # RowDescription, DataRow
+SYNC, IN_TX = ord("S"), ord("T")  # client Sync; ReadyForQuery status "in transaction"
+KEEP_TRANSACTION = b"SET LOCAL idle_in_transaction_session_timeout = 0"
 CHECKED = frozenset({Q, P, F})
 _EFFECT_STATEMENTS = frozenset({"PrepareStmt", "DeallocateStmt", "DiscardStmt", "VariableSetStmt"})
 
@@ -99,6 +102,8 @@ class PgRelay:
         self._swallow = 0  # ParseComplete/BindComplete answers to our refusal batches
         self._lexing_settles: asyncio.Future[None] | None = None
         self.tx_status = ord("I")
+        self._in_flight = 0  # forwarded Query/FunctionCall/Sync messages awaiting their RFQ
+        self._drop: collections.deque[int] = collections.deque()  # answers not to relay
         self.sent_at = time.monotonic()  # when the last batch went upstream (durations)
         recorder = ctx.recorder
         self._transcript = recorder if isinstance(recorder, TranscriptWriter) else None
@@ -214,6 +219,8 @@ class PgRelay:
             else:
                 if kind == C_:
                     self._closed_statement(msg)
+                elif kind == SYNC:
+                    self._in_flight += 1
                 out.append(msg)
         self._write_upstream(out)
 
@@ -276,6 +283,8 @@ class PgRelay:
         self, out: list[bytes], kind: int, msg: bytes, action: Action, outcome: Outcome
     ) -> None:
         self.stats.statements += 1
+        if kind != P and kind != E_:
+            self._in_flight += 1  # a Query or FunctionCall (refused ones too) ends in RFQ
         if outcome.allowed:
             out.append(msg)
             if kind == P:
@@ -345,6 +354,23 @@ class PgRelay:
         self._held = held
         self._waiting = asyncio.ensure_future(self._resume_after(waiting))
 
+    def on_hold(self) -> None:
+        """A statement now waits for a human (the checkpoint calls this once per review).
+
+        Inside a transaction the upstream sees the session idle in transaction, and its
+        idle_in_transaction_session_timeout would end it. SET LOCAL lifts that timeout until
+        the transaction ends (and only then); the request's own deadline still bounds the
+        wait. Sent only between simple queries, when nothing else is in flight, so its
+        answers (CommandComplete, ReadyForQuery) are known and are not relayed.
+        """
+        held = self._held
+        if held is None or held[0] != Q or self.tx_status != IN_TX or self._in_flight:
+            return
+        if self.upstream is None or self.upstream.is_closing():
+            return
+        self.upstream.write(m.query(KEEP_TRANSACTION))
+        self._drop.extend((C_, Z))
+
     def cancel_hold(self) -> bool:
         """A client cancel while a statement is held: withdraw it and fail it with 57014."""
         waiting, held = self._waiting, self._held
@@ -389,7 +415,13 @@ class PgRelay:
         keep: list[bytes] | None = None  # built only once a message must be dropped
         on_result = self.on_result
         for index, (kind, msg) in enumerate(msgs):
+            if self._drop and kind == self._drop[0]:
+                self._drop.popleft()  # an answer to the gateway's own statement
+                if keep is None:
+                    keep = [msg for _, msg in msgs[:index]]
+                continue
             if kind == Z:
+                self._in_flight -= 1
                 self.tx_status = msg[5]
                 self._swallow = 0
                 settles = self._lexing_settles

@@ -13,8 +13,9 @@ import psycopg
 import pytest
 
 from gateway.checkpoint import Checkpoint, SessionContext
-from gateway.model import Action
+from gateway.model import Action, Outcome, Verdict
 from gateway.policy import load_policy
+from protocols.classification import Classification
 from tests.support.gateway import GatewayThread, base_config
 from tests.support.pg import PgServer
 
@@ -207,6 +208,16 @@ class Gate:
         self.loop.call_soon_threadsafe(self.event.set)
 
 
+class GateReviewer(Gate):
+    """A reviewer that approves once the test releases it (a human, in the test's hands)."""
+
+    async def review(
+        self, ctx: SessionContext, action: Action, classification: Classification, verdict: Verdict
+    ) -> Outcome:
+        await self(ctx, action)
+        return Outcome(True, classification, verdict, request_id="test")
+
+
 def test_a_held_statement_stalls_only_its_session(pg: PgServer, tmp_path: Path) -> None:
     gate = Gate()
     checkpoint = Checkpoint(load_policy({}), delay=gate)
@@ -258,5 +269,41 @@ def test_prepared_statement_is_decided_again_at_execute_after_a_reload(
                 conn.execute(query, ("pg_class",), prepare=True)
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="no-reads"):
                 conn.execute(query, ("pg_class",), prepare=True)  # still refused, not stale
+    finally:
+        gw.stop()
+
+
+def test_a_held_statement_keeps_its_transaction_alive(pg: PgServer, tmp_path: Path) -> None:
+    """The upstream's idle_in_transaction_session_timeout does not end a session whose
+    statement is waiting for a human; the transaction goes on afterwards."""
+    gate = GateReviewer()
+    policy = load_policy({"rules": [{"name": "hold", "decision": "review", "text": "hold_me"}]})
+    gw = GatewayThread.from_dict(base_config(tmp_path, pg), Checkpoint(policy, reviewer=gate))
+    try:
+        with psycopg.connect(gw.dsn("alice")) as conn:  # psycopg opens a transaction
+            conn.execute("SET idle_in_transaction_session_timeout = '300ms'")
+            result: dict[str, object] = {}
+
+            def held() -> None:
+                try:
+                    result["row"] = conn.execute("SELECT 'hold_me'").fetchone()
+                except psycopg.Error as exc:
+                    result["error"] = exc
+
+            thread = threading.Thread(target=held)
+            thread.start()
+            assert gate.held.wait(10)
+            time.sleep(1.0)  # the scenario itself: stay held past the server's idle timeout
+            gate.release()
+            thread.join(10)
+            assert result.get("row") == ("hold_me",), result
+            assert conn.execute(
+                "SELECT current_setting('idle_in_transaction_session_timeout')"
+            ).fetchone() == ("0",)
+            conn.commit()
+            # SET LOCAL ended with the transaction: the client's own setting is back.
+            assert conn.execute(
+                "SELECT current_setting('idle_in_transaction_session_timeout')"
+            ).fetchone() == ("300ms",)
     finally:
         gw.stop()
