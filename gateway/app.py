@@ -146,6 +146,7 @@ class Airlock:
             public_url=config.http.public_url,
             redactor=Redactor(config.recording.redact_patterns, config.recording.sensitive_columns),
             notifiers=build_notifiers(approvals),
+            shared_store=config.store != "sqlite",
         )
         await self.broker.start()
         # Reviews wait for a human only where one can answer: this node's HTTP API (the

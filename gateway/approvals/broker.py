@@ -89,8 +89,12 @@ class Broker:
         redactor: Redactor | None = None,
         notifiers: Sequence[Notifier] = (),
         clock: Callable[[], float] = time.time,
+        shared_store: bool = True,
     ) -> None:
         self.store = store
+        #: Only a store other nodes write to can be decided behind this node's back; an
+        #: embedded one is decided through this process, so a held request just sleeps.
+        self.shared_store = shared_store
         self.config = config or ApprovalsConfig()
         self.node = node
         self.public_url = public_url.rstrip("/")
@@ -331,9 +335,12 @@ class Broker:
             remaining = doc["expires_at"] - self.clock()
             if remaining <= 0:
                 break
-            done, _ = await asyncio.wait({future}, timeout=min(remaining, self.config.poll_s))
+            step = min(remaining, self.config.poll_s) if self.shared_store else remaining
+            done, _ = await asyncio.wait({future}, timeout=step)
             if done:
                 return future.result()
+            if not self.shared_store:
+                continue
             current = await self.store.get("request", request_id)
             if current is not None and current["state"] != PENDING:
                 return current

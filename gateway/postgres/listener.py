@@ -255,6 +255,9 @@ class PostgresGateway:
             raise ClientError(f"airlock: {exc}", exc.sqlstate) from None
         if settings.require_tls and not tls:
             raise ClientError("airlock: this gateway requires TLS (sslmode=require)", "28000")
+        if startup.version & 0xFFFF:
+            # A client asking for 3.x (x > 0): say we speak 3.0, as the server itself does.
+            writer.write(m.negotiate_protocol_version(0, []))
         cleartext_ok = tls or (settings.cleartext_on_loopback and is_loopback(peer_host))
         started = time.monotonic()
         identity = await self._authenticate(reader, writer, user, cleartext_ok)

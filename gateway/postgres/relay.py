@@ -162,7 +162,7 @@ class PgRelay:
         try:
             msgs = self.client_reader.feed(data)
         except m.ProtocolError as exc:
-            self.fail_client("08P01" if "length" not in str(exc) else "54000", f"airlock: {exc}")
+            self.fail_client(exc.sqlstate, f"airlock: {exc}")
             return
         if self._waiting is not None:
             self._backlog.extend(msgs)
@@ -207,7 +207,11 @@ class PgRelay:
             ):
                 # A prepared statement is decided again at Execute when its first decision
                 # was a human's (an approval covers one execution) or the policy changed.
-                recheck = self._recheck(msg)
+                try:
+                    recheck = self._recheck(msg)
+                except m.ProtocolError as exc:
+                    self.fail_client(exc.sqlstate, f"airlock: {exc}")
+                    return
                 if recheck is None:
                     out.append(msg)
                     continue

@@ -135,7 +135,7 @@ class UpstreamAuth:
             outer = hashlib.md5(inner.encode() + payload[:4], usedforsecurity=False).hexdigest()
             return password_message(b"md5" + outer.encode() + b"\0")
         if code == 10:
-            mechanisms = [m.decode() for m in payload.split(b"\0") if m]
+            mechanisms = [m.decode("utf-8", "replace") for m in payload.split(b"\0") if m]
             if SCRAM not in mechanisms:
                 raise AuthFailed(f"upstream offers only SASL mechanisms {mechanisms}")
             self._scram = ScramClient([SCRAM], self.user, self._need_password("SCRAM"))
@@ -143,13 +143,13 @@ class UpstreamAuth:
         if code == 11 and self._scram is not None:
             try:
                 self._scram.set_server_first(payload.decode())
-            except ScramException as exc:
+            except (ScramException, UnicodeDecodeError) as exc:
                 raise AuthFailed(f"upstream SCRAM: {exc}") from exc
             return password_message(self._scram.get_client_final().encode())
         if code == 12 and self._scram is not None:
             try:
                 self._scram.set_server_final(payload.decode())
-            except ScramException as exc:
+            except (ScramException, UnicodeDecodeError) as exc:
                 raise AuthFailed(f"upstream SCRAM server signature is wrong: {exc}") from exc
             return b""
         raise AuthFailed(f"unsupported upstream authentication method (code {code})")

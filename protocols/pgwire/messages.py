@@ -130,9 +130,13 @@ class MessageReader:
         unpack = _I32.unpack_from
         while end - pos >= 5:
             (length,) = unpack(buf, pos + 1)
-            if length < 4 or length > self.max_size:
+            if length < 4:
+                raise ProtocolError(f"invalid message length {length}", "08P01")
+            if length > self.max_size:
+                # What the server says for an oversized message: program_limit_exceeded.
                 raise ProtocolError(
-                    f"message length {length} out of bounds (max {self.max_size})", "08P01"
+                    f"message length {length} exceeds the limit of {self.max_size} bytes",
+                    "54000",
                 )
             stop = pos + 1 + length
             if stop > end:
@@ -327,6 +331,13 @@ def notice_response(text: str, detail: str | None = None, sqlstate: str = "00000
     if detail:
         fields["D"] = detail
     return message(b"N", _fields(fields))
+
+
+def negotiate_protocol_version(minor: int, unrecognized: list[str]) -> bytes:
+    """NegotiateProtocolVersion ('v'): the newest minor version we speak, and the ``_pq_``
+    options we did not recognise."""
+    body = struct.pack("!ii", minor, len(unrecognized))
+    return message(b"v", body + b"".join(o.encode() + b"\0" for o in unrecognized))
 
 
 def ready_for_query(status: int) -> bytes:

@@ -88,7 +88,7 @@ async def test_oversized_message_after_startup(
     os.write(sock_fd, b"Q" + struct.pack("!i", 1 << 30))
     with pytest.raises(psycopg.OperationalError) as info:
         await conn.execute("SELECT 1")
-    assert "out of bounds" in str(info.value) or "server closed" in str(info.value)
+    assert "exceeds the limit" in str(info.value) or "server closed" in str(info.value)
     await conn.close()
     await (await witness.execute("SELECT 1")).fetchone()
 
@@ -190,3 +190,15 @@ async def test_cleartext_password_on_loopback_for_users_without_scram(
     conn = await psycopg.AsyncConnection.connect(gateway.dsn("bob", require_auth="scram-sha-256"))
     await conn.close()
     assert PASSWORDS["bob"]
+
+
+async def test_newer_minor_protocol_is_negotiated_down(gateway: GatewayThread) -> None:
+    """A client asking for 3.2 is told the gateway speaks 3.0 (as the server does)."""
+    reader, writer = await raw(gateway)
+    body = struct.pack("!i", (3 << 16) | 2) + b"user\0alice\0database\0main\0\0"
+    writer.write(struct.pack("!i", len(body) + 4) + body)
+    header = await asyncio.wait_for(reader.readexactly(5), 10)
+    assert header[:1] == b"v"
+    body = await reader.readexactly(int.from_bytes(header[1:], "big") - 4)
+    assert struct.unpack("!ii", body[:8]) == (0, 0)
+    writer.close()

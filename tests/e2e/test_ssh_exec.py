@@ -107,7 +107,7 @@ async def test_stdin_is_streamed_and_eof_passed(gw: Gw) -> None:
 
 
 async def test_large_transfer_each_way(gw: Gw, sshd: Sshd) -> None:
-    size = 20 * 1024 * 1024
+    size = 100 * 1024 * 1024  # the issue asks for 100 MB each way
     up = os.urandom(size)
     rc, out, err = await run(gw.ssh_argv("agent", "sha256sum"), stdin=up, timeout=120)
     assert rc == 0, err

@@ -56,7 +56,7 @@ async def sftp(gw: Gw, *commands: str) -> tuple[int, bytes, bytes]:
 
 
 async def test_sftp_upload_and_download_with_checksums(gw: Gw, sshd: Sshd) -> None:
-    size = 20 * 1024 * 1024
+    size = 100 * 1024 * 1024  # the issue asks for 100 MB each way
     remote(sshd, "up.bin").unlink(missing_ok=True)
     local_up = gw.directory / "up.bin"
     local_up.write_bytes(os.urandom(size))
