@@ -103,6 +103,8 @@ class PgRelay:
         self._lexing_settles: asyncio.Future[None] | None = None
         self.tx_status = ord("I")
         self._in_flight = 0  # forwarded Query/FunctionCall/Sync messages awaiting their RFQ
+        self._queued: list[bytes] = []  # waiting for the transcript's fsync (durability fsync)
+        self._syncing: asyncio.Future[None] | None = None
         self._drop: collections.deque[int] = collections.deque()  # answers not to relay
         self.sent_at = time.monotonic()  # when the last batch went upstream (durations)
         recorder = ctx.recorder
@@ -143,6 +145,8 @@ class PgRelay:
             other.close()
         if self._waiting is not None:
             self._waiting.cancel()
+        if self._syncing is not None:
+            self._syncing.cancel()
         if not self.done.done():
             self.done.set_result(None)
 
@@ -261,8 +265,32 @@ class PgRelay:
                     "58030", f"airlock: refused: the transcript cannot be written ({exc})"
                 )
                 return
-        self.upstream.write(out[0] if len(out) == 1 else b"".join(out))
+        data = out[0] if len(out) == 1 else b"".join(out)
+        if self._queued or (writer is not None and writer.unsynced):
+            # durability = fsync: nothing goes upstream before the group commit that covers
+            # its transcript lines; this session waits (reading paused), the others don't.
+            self._queued.append(data)
+            if len(self._queued) == 1:
+                self.block_reading(True, "fsync")
+                self._syncing = asyncio.ensure_future(self._send_when_durable())
+            return
+        self.upstream.write(data)
         self.sent_at = time.monotonic()
+
+    async def _send_when_durable(self) -> None:
+        writer = self._transcript
+        assert writer is not None
+        try:
+            await writer.durable()
+        except RecorderError as exc:
+            self._queued.clear()
+            self.fail_client("58030", f"airlock: refused: the transcript cannot be synced ({exc})")
+            return
+        data, self._queued = b"".join(self._queued), []
+        if self.upstream is not None and not self.upstream.is_closing():
+            self.upstream.write(data)
+            self.sent_at = time.monotonic()
+        self.unblock_reading(True, "fsync")
 
     def _action(self, kind: int, msg: bytes) -> Action:
         if kind == Q:

@@ -157,6 +157,11 @@ class TranscriptWriter:
         self._rec.start_idle_flusher()
 
     @property
+    def unsynced(self) -> bool:
+        """With durability ``fsync``: events written that no fsync covers yet."""
+        return self._rec.durability is Durability.FSYNC and self.synced_seq < self._seq
+
+    @property
     def pending(self) -> bool:
         return bool(self._pending)
 

@@ -135,3 +135,37 @@ def test_result_rows_sampled_bounded_and_masked(pg, tmp_path: Path) -> None:  # 
         assert kinds.index("rows") == kinds.index("result") - 1  # rows, then the result
     finally:
         gw.stop()
+
+
+def test_fsync_durability_group_commits_before_forwarding(pg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """durability = fsync: statements wait for a shared fsync; many sessions share batches."""
+    import threading
+
+    from tests.support.gateway import base_config
+
+    gw = GatewayThread.from_dict(base_config(tmp_path, pg, recording={"durability": "fsync"}))
+    try:
+        errors: list[BaseException] = []
+
+        def session(n: int) -> None:
+            try:
+                with psycopg.connect(gw.dsn("bob"), autocommit=True) as conn:
+                    for i in range(20):
+                        assert conn.execute("SELECT %s::int", (n * 100 + i,)).fetchone() == (
+                            n * 100 + i,
+                        )
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=session, args=(n,)) for n in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+        gw.wait_sessions_closed()
+        recorder = gw.app.recorder
+        assert recorder.fsyncs >= 200  # every statement's line was fsynced before it ran...
+        assert recorder.fsync_batches < recorder.fsyncs  # ...in batches shared by sessions
+    finally:
+        gw.stop()
