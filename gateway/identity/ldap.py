@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import ssl
 import time
+import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +28,10 @@ from gateway.identity.settings import LdapSettings
 
 log = logging.getLogger("airlock.identity.ldap")
 T = TypeVar("T")
+
+
+#: LDAPv3 ExtendedRequest (message id 1) for StartTLS, OID 1.3.6.1.4.1.1466.20037 (RFC 4511).
+_STARTTLS_REQUEST = bytes.fromhex("301d02010177188016") + b"1.3.6.1.4.1.1466.20037"
 
 
 class DirectoryUnavailable(Exception):
@@ -134,8 +141,36 @@ class LdapDirectory:
             raise DirectoryUnavailable(
                 f"{s.url}: the service bind as {s.bind_dn!r} was refused"
             ) from None
+        except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR) as exc:
+            reason = self._tls_reason() if self._uses_tls else None
+            raise DirectoryUnavailable(f"{s.url}: {reason or _describe(exc)}") from None
         except ldap.LDAPError as exc:
             raise DirectoryUnavailable(f"{s.url}: {_describe(exc)}") from None
+
+    @property
+    def _uses_tls(self) -> bool:
+        return self.settings.url.startswith("ldaps://") or self.settings.start_tls
+
+    def _tls_reason(self) -> str | None:
+        """Why TLS failed, when it did: Debian's libldap (GnuTLS) reports a rejected
+        certificate as "Can't contact LDAP server (unknown error code)", which reads like an
+        outage. Redo the handshake with Python's ssl (same CA, same host name) to name it."""
+        s = self.settings
+        parsed = urllib.parse.urlsplit(s.url)
+        host = parsed.hostname or "localhost"
+        port = parsed.port or (636 if parsed.scheme == "ldaps" else 389)
+        ctx = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
+        try:
+            with socket.create_connection((host, port), timeout=s.timeout_s) as sock:
+                if s.start_tls:
+                    sock.sendall(_STARTTLS_REQUEST)
+                    sock.recv(4096)  # the ExtendedResponse; its result does not matter here
+                with ctx.wrap_socket(sock, server_hostname=host):
+                    return None
+        except ssl.SSLCertVerificationError as exc:
+            return f"TLS certificate verification failed: {exc.verify_message}"
+        except (OSError, ssl.SSLError):
+            return None
 
     def _lookup_sync(self, user: str) -> DirectoryUser | None:
         return self._service(lambda conn: self._find(conn, user))

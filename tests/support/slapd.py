@@ -70,6 +70,12 @@ class Slapd:
     def url(self) -> str:
         return f"ldap://127.0.0.1:{self.port}"
 
+    @property
+    def tls_url(self) -> str:
+        """The ldaps:// URL (only when started with a certificate)."""
+        assert self.tls_port is not None, "slapd was started without TLS"
+        return f"ldaps://127.0.0.1:{self.tls_port}"
+
     def _tool(self, tool: str, ldif: str) -> None:
         subprocess.run(
             [tool, "-x", "-H", self.url, "-D", ADMIN_DN, "-w", ADMIN_PASSWORD],
@@ -108,8 +114,14 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], deadline_s: float 
     raise RuntimeError("slapd did not start listening")
 
 
-def start_slapd(tls_cert: Path | None = None, tls_key: Path | None = None) -> Slapd:
-    """Start slapd; with a certificate, also serve ldaps:// (and StartTLS on ldap://)."""
+def start_slapd(
+    tls_cert: Path | None = None, tls_key: Path | None = None, tls_ca: Path | None = None
+) -> Slapd:
+    """Start slapd; with a certificate, also serve ldaps:// (and StartTLS on ldap://).
+
+    `tls_ca` is the CA that issued `tls_cert` (TLSCACertificateFile); without it the
+    certificate is taken to be self-signed and is its own CA.
+    """
     binary = require_binary("/usr/sbin/slapd", "OpenLDAP slapd")
     require_binary("ldapadd", "ldap-utils")
     directory = Path(tempfile.mkdtemp(prefix="airlock-slapd-"))
@@ -118,6 +130,7 @@ def start_slapd(tls_cert: Path | None = None, tls_key: Path | None = None) -> Sl
     tls = ""
     if tls_cert and tls_key:
         tls = f"TLSCertificateFile {tls_cert}\nTLSCertificateKeyFile {tls_key}\n"
+        tls += f"TLSCACertificateFile {tls_ca or tls_cert}\n"
     (directory / "slapd.conf").write_text(
         CONF.format(dir=directory, base=BASE, admin=ADMIN_DN, password=ADMIN_PASSWORD, tls=tls)
     )
@@ -134,10 +147,12 @@ def start_slapd(tls_cert: Path | None = None, tls_key: Path | None = None) -> Sl
     )
     try:
         _wait_listening(port, proc)
+        if tls_port is not None:
+            _wait_listening(tls_port, proc)
     except RuntimeError:
         proc.kill()
         raise
-    server = Slapd(port, directory, proc, tls_port, tls_cert)
+    server = Slapd(port, directory, proc, tls_port, tls_ca or tls_cert)
     server.add(f"dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\no: airlock\n"
                f"dc: airlock\n\ndn: ou=people,{BASE}\nobjectClass: organizationalUnit\n"
                f"ou: people\n\ndn: ou=groups,{BASE}\nobjectClass: organizationalUnit\n"
