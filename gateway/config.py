@@ -47,6 +47,7 @@ class PostgresListener:
 class SshListener:
     listen: Listen | None = Listen("127.0.0.1", 2222)
     host_key: Path | None = None
+    login_timeout_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +320,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     ssh = SshListener(
         listen=parse_listen(ssh_sec.get("listen", str, "127.0.0.1:2222"), ssh_sec.key("listen")),
         host_key=_path(base, host_key) if host_key else None,
+        login_timeout_s=ssh_sec.positive("login_timeout_s", float, 30.0),
     )
     ssh_sec.finish()
 

@@ -283,7 +283,7 @@ class PostgresGateway:
             refused = self.limiter.try_acquire(identity.user, target.name)
             if refused:
                 metrics.rejected("limit")
-                raise ClientError(f"airlock: {refused}", "53300")
+                raise ClientError(refused, "53300")
         try:
             upstream = await up.connect(target, startup_settings.upstream)
         except BaseException as exc:

@@ -3,7 +3,8 @@
 An unknown or forbidden target is reported after authentication, on the channel's stderr
 with exit status 255 (what OpenSSH users see for connection-level failures): rejecting the
 login instead would show only "Permission denied", and telling unauthenticated clients
-which targets exist would leak the inventory.
+which targets exist would leak the inventory. Connection limits refuse the same way, after
+routing and before the upstream login, so the upstream never sees a refused attempt.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from gateway.checkpoint import Checkpoint
 from gateway.config import Config, Target
 from gateway.identity.authenticator import Authenticator
 from gateway.identity.sessions import SessionRegistry
+from gateway.limits import ConnectionLimiter
 from gateway.model import Identity, Protocol, Session
 from gateway.postgres.listener import session_row as _row
 from gateway.ssh.channel import EXIT_GATEWAY, GatewayChannel
@@ -108,12 +110,15 @@ class _Server(asyncssh.SSHServer):
         self.state: SshConnection | None = None
         self.refusal = ""
         self._forget: Callable[[], None] | None = None
+        # The limiter that granted this connection's slot, with its (user, target) key.
+        self._slot: tuple[ConnectionLimiter, str, str] | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
         self.gw._conns.add(conn)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._release_slot()
         if self._forget is not None:
             self._forget()
         if self.state is not None:
@@ -122,6 +127,13 @@ class _Server(asyncssh.SSHServer):
             self.gw.session_ended(self.state.session, recorder)
         if self.conn is not None:
             self.gw._conns.discard(self.conn)
+
+    def _release_slot(self) -> None:
+        """Every path out of a connection ends here; clearing makes it exactly once."""
+        slot, self._slot = self._slot, None
+        if slot is not None:
+            limiter, user, target = slot
+            limiter.release(user, target)
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -157,6 +169,15 @@ class _Server(asyncssh.SSHServer):
         if isinstance(target, str):
             self.refusal = target
             return
+        limiter = self.gw.limiter
+        if limiter is not None:
+            refused = limiter.try_acquire(self.identity.user, target.name)
+            if refused is not None:
+                metrics.rejected("limit")
+                log.info("ssh login refused: %s", refused)
+                self.refusal = refused
+                return
+            self._slot = (limiter, self.identity.user, target.name)
         peer = self.conn.get_extra_info("peername") or ("", 0)
         session = Session(
             id=uuid.uuid4().hex,
@@ -228,8 +249,10 @@ class SshGateway:
         host_key: asyncssh.SSHKey | Path | None = None,
         store: Store | None = None,
         sessions: SessionRegistry | None = None,
+        limiter: ConnectionLimiter | None = None,
     ) -> None:
         self.config = config
+        self.limiter = limiter
         self.authenticator = authenticator
         self.checkpoint = checkpoint
         self.recorder_factory = recorder_factory
@@ -300,7 +323,9 @@ class SshGateway:
             # AES-GCM only on the client leg: asyncssh's chacha20-poly1305 costs several
             # library calls per packet; AES-GCM is one (AES-NI). Measured in bench/ssh.sh.
             encryption_algs=CLIENT_CIPHERS,
-            login_timeout=60,
+            # Key exchange and authentication must finish in this: a client that connects
+            # and stalls would otherwise hold a socket (and a handshake task) indefinitely.
+            login_timeout=self.config.ssh.login_timeout_s,
             keepalive_interval=30,
             keepalive_count_max=4,
         )

@@ -202,3 +202,31 @@ async def test_newer_minor_protocol_is_negotiated_down(gateway: GatewayThread) -
     body = await reader.readexactly(int.from_bytes(header[1:], "big") - 4)
     assert struct.unpack("!ii", body[:8]) == (0, 0)
     writer.close()
+
+
+async def test_connection_limits_refuse_clearly(pg, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.gateway import base_config
+
+    gw = GatewayThread.from_dict(
+        base_config(
+            tmp_path_factory.mktemp("limits"), pg, limits={"per_user": 1, "max_connections": 2}
+        )
+    )
+    try:
+        first = await psycopg.AsyncConnection.connect(gw.dsn("alice"))
+        with pytest.raises(psycopg.OperationalError) as info:
+            await psycopg.AsyncConnection.connect(gw.dsn("alice"))
+        assert "airlock: user 'alice' already has 1 connections open (limits.per_user)" in str(
+            info.value
+        )
+        assert "airlock: airlock:" not in str(info.value)
+        second = await psycopg.AsyncConnection.connect(gw.dsn("bob"))
+        with pytest.raises(psycopg.OperationalError, match=r"too many connections \(2 open\)"):
+            await psycopg.AsyncConnection.connect(gw.dsn("carol"))
+        await first.close()
+        await second.close()
+        await asyncio.to_thread(gw.wait_sessions_closed)
+        again = await psycopg.AsyncConnection.connect(gw.dsn("alice"))  # the slot came back
+        await again.close()
+    finally:
+        gw.stop()
