@@ -45,6 +45,13 @@ listen = "{host}:{http_port}"
 [users.{admin}]
 password_hash = "{admin_hash}"
 groups = ["admins"]
+
+[users.{agent}]
+password_hash = "{agent_hash}"
+groups = ["agents"]
+
+[approvals]
+operator = "{admin}"
 {targets}"""
 
 
@@ -63,6 +70,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     write_ssh_host_key(keys / "ssh_host_ed25519")
     write_tls_certificate(keys / "tls.crt", keys / "tls.key", ("localhost", "127.0.0.1", "::1"))
     password = args.admin_password or secrets.token_urlsafe(12)
+    agent_password = args.agent_password or secrets.token_urlsafe(12)
     targets = ""
     if args.demo_postgres:
         host, _, port = args.demo_postgres.rpartition(":")
@@ -79,13 +87,17 @@ def cmd_init(args: argparse.Namespace) -> int:
             http_port=args.http_port,
             admin=args.admin,
             admin_hash=make_verifier(password),
+            agent=args.agent,
+            agent_hash=make_verifier(agent_password),
             targets=targets,
         )
     )
     load_config(config_path)  # what init writes must load
     print(f"airlock: wrote {config_path} and keys under {keys}")
     if not args.admin_password:
-        print(f"airlock: user {args.admin!r} password: {password}  (shown once)")
+        print(f"airlock: user {args.admin!r} (approver) password: {password}  (shown once)")
+    if not args.agent_password:
+        print(f"airlock: user {args.agent!r} (agent) password: {agent_password}  (shown once)")
     return 0
 
 
@@ -134,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-port", type=int, default=8080)
     p.add_argument("--admin", default="admin", help="name of the first local user")
     p.add_argument("--admin-password", help="its password (default: generated and printed)")
+    p.add_argument("--agent", default="agent", help="name of a second user, for agents")
+    p.add_argument("--agent-password", help="its password (default: generated and printed)")
     p.add_argument("--demo-postgres", metavar="HOST:PORT", help="add a Postgres target 'demo'")
     p.add_argument("--demo-user", default="postgres")
     p.set_defaults(func=cmd_init)

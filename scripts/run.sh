@@ -30,20 +30,26 @@ if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/postgres" ]; t
 fi
 
 if [ ! -f "$STATE/airlock.toml" ]; then
-  password="$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(12))')"
-  args=(init --dir "$STATE" --admin-password "$password")
+  gen() { "$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(12))'; }
+  admin_pw="$(gen)" agent_pw="$(gen)"
+  args=(init --dir "$STATE" --admin-password "$admin_pw" --agent-password "$agent_pw")
   [ -n "$demo" ] && args+=(--demo-postgres "$demo" --demo-user postgres)
   "$BIN/airlock" "${args[@]}"
-  (umask 077 && echo "$password" > "$STATE/admin-password")
+  (umask 077 && echo "$admin_pw" > "$STATE/admin-password" && echo "$agent_pw" > "$STATE/agent-password")
 fi
 
 cat <<MSG
 
-  Airlock is starting with $STATE/airlock.toml
-  User 'admin', password: $(cat "$STATE/admin-password")
-  Connect through the gateway:
-      psql "host=127.0.0.1 port=6432 dbname=demo user=admin"
-  Try a privileged statement (it needs a human): GRANT ALL ON SCHEMA public TO PUBLIC;
+  Airlock is starting with $STATE/airlock.toml (ports: Postgres 6432, SSH 2222, HTTP 8080)
+  Users: 'agent' password $(cat "$STATE/agent-password")   'admin' (approver) password $(cat "$STATE/admin-password")
+
+  As the agent, through the gateway:
+      PGPASSWORD=$(cat "$STATE/agent-password") psql "host=127.0.0.1 port=6432 dbname=demo user=agent"
+      demo=> SELECT now();                                  -- runs
+      demo=> GRANT ALL ON SCHEMA public TO PUBLIC;          -- held: prints a request id
+  As the approver, in another terminal (or http://127.0.0.1:8080/approvals/ID):
+      AIRLOCK_TOKEN=$(cat "$STATE/admin-password") .venv/bin/airlock requests --config $STATE/airlock.toml
+      AIRLOCK_TOKEN=$(cat "$STATE/admin-password") .venv/bin/airlock approve ID --config $STATE/airlock.toml
   Stop with Ctrl-C.
 
 MSG

@@ -19,11 +19,11 @@ AIRLOCK = [sys.executable, "-m", "gateway.cli"]
 
 
 @pytest.fixture
-def daemon(pg: PgServer, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, int]]:
+def daemon(pg: PgServer, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, int, str]]:
     port = free_port()
     init = subprocess.run(
         [*AIRLOCK, "init", "--dir", str(tmp_path), "--admin-password", "admin-pw",
-         "--postgres-port", str(port), "--ssh-port", "0", "--http-port", "0",
+         "--agent-password", "agent-pw", "--postgres-port", str(port), "--ssh-port", "0", "--http-port", "0",
          "--demo-postgres", f"127.0.0.1:{pg.port}", "--demo-user", "postgres"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
@@ -39,22 +39,26 @@ def daemon(pg: PgServer, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str]
     line = proc.stdout.readline()  # the daemon says when it is ready
     assert "ready" in line, proc.stderr.read() if proc.poll() is not None else line
     try:
-        yield proc, config, port
+        yield proc, config, port, line
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
 
 
-def psql(port: int, sql: str, sslmode: str = "require") -> subprocess.CompletedProcess[str]:
+def psql(
+    port: int, sql: str, sslmode: str = "require", user: str = "admin"
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["psql", "-X", "-At", "-d", f"host=127.0.0.1 port={port} dbname=demo user=admin sslmode={sslmode}", "-c", sql],
-        capture_output=True, text=True, timeout=30, env={**os.environ, "PGPASSWORD": "admin-pw"},
+        ["psql", "-X", "-At", "-d", f"host=127.0.0.1 port={port} dbname=demo user={user} sslmode={sslmode}", "-c", sql],
+        capture_output=True, text=True, timeout=30, env={**os.environ, "PGPASSWORD": f"{user}-pw"},
     )  # fmt: skip
 
 
-def test_init_serve_psql_reload_and_term(daemon: tuple[subprocess.Popen[str], Path, int]) -> None:
-    proc, config, port = daemon
+def test_init_serve_psql_reload_and_term(
+    daemon: tuple[subprocess.Popen[str], Path, int, str],
+) -> None:
+    proc, config, port, _ = daemon
     out = psql(port, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
     assert out.returncode == 0, out.stderr
     # sslmode=require succeeded, so the client leg is TLS; the demo upstream leg is plain.
@@ -88,3 +92,43 @@ def test_init_serve_psql_reload_and_term(daemon: tuple[subprocess.Popen[str], Pa
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
+
+
+def test_the_demo_flow_an_agent_waits_and_the_operator_approves(
+    daemon: tuple[subprocess.Popen[str], Path, int, str], pg: PgServer
+) -> None:
+    """What `make run` tells a newcomer to try: the agent's GRANT waits for a request id,
+    `airlock approve` as the operator releases it, and it runs upstream."""
+    import re
+
+    _, config, port, ready = daemon
+    http = re.search(r"http (\d+)", ready)
+    assert http is not None
+    url = f"http://127.0.0.1:{http.group(1)}"
+    pg.psql("DROP TABLE IF EXISTS demo_flow; CREATE TABLE demo_flow(a int)")
+    agent = subprocess.Popen(
+        ["psql", "-X", "-At", "-d", f"host=127.0.0.1 port={port} dbname=demo user=agent sslmode=disable",
+         "-c", "GRANT SELECT ON demo_flow TO PUBLIC"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PGPASSWORD": "agent-pw"},
+    )  # fmt: skip
+    try:
+        assert agent.stderr is not None
+        notice = agent.stderr.readline()  # the gateway's NOTICE arrives while psql waits
+        found = re.search(r"request ([0-9a-f]{16})", notice)
+        assert found, notice
+        env = {**os.environ, "AIRLOCK_TOKEN": "admin-pw"}
+        listed = subprocess.run(
+            [*AIRLOCK, "requests", "--config", str(config), "--url", url, "--json"],
+            capture_output=True, text=True, timeout=30, env=env,
+        )  # fmt: skip
+        assert listed.returncode == 0 and found.group(1) in listed.stdout, listed.stderr
+        approved = subprocess.run(
+            [*AIRLOCK, "approve", found.group(1), "--config", str(config), "--url", url, "--reason", "demo"],
+            capture_output=True, text=True, timeout=30, env=env,
+        )  # fmt: skip
+        assert approved.returncode == 0, approved.stdout + approved.stderr
+        out, err = agent.communicate(timeout=30)
+        assert agent.returncode == 0 and "GRANT" in out, err
+        assert "=r/" in pg.psql("SELECT relacl::text FROM pg_class WHERE relname = 'demo_flow'")
+    finally:
+        agent.kill()
