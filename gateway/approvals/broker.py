@@ -439,8 +439,8 @@ class Broker:
         if ctx is None or ctx.recorder is None:
             return
         approval = getattr(ctx.recorder, "approval", None)
-        if approval is None:
-            return
+        if approval is None or getattr(ctx.recorder, "closed", False):
+            return  # the session (and its transcript) ended first: a withdrawal after a hangup
         try:
             approval(rid, state, by=by, reason=reason, **extra)
         except Exception:

@@ -270,6 +270,11 @@ class SshGateway:
         self._bookkeeping.add(task)
         task.add_done_callback(self._bookkeeping.discard)
 
+    async def settled(self) -> None:
+        """Until the store writes for sessions that started or ended so far are done."""
+        if self._bookkeeping:
+            await asyncio.gather(*self._bookkeeping, return_exceptions=True)
+
     def session_started(self, session: Session) -> None:
         started = self._started[session.id] = time.time()
         metrics.session_started("ssh", session.target)

@@ -150,9 +150,7 @@ async def _ssh_settled(env: Env) -> None:
     ssh = env.gw.app.ssh
     assert ssh is not None
     await ssh.drained()
-    pending = set(ssh._bookkeeping)
-    if pending:
-        await asyncio.wait(pending)
+    await ssh.settled()
 
 
 async def test_replay_ssh_session_as_asciicast_and_listing(env: Env) -> None:
