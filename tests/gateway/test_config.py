@@ -126,3 +126,17 @@ def test_serve_reports_unreadable_and_invalid_toml(tmp_path: Path) -> None:
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert out.returncode == 2 and expect in out.stderr
+
+
+def test_example_documents_the_approvals_keys() -> None:
+    """Every key the approvals parser knows appears in config.example.toml."""
+    import dataclasses
+
+    from gateway.approvals.config import ApprovalsConfig
+
+    text = (ROOT / "config.example.toml").read_text()
+    for f in dataclasses.fields(ApprovalsConfig):
+        if f.name in ("slack", "teams", "webhook"):
+            assert f"[approvals.{f.name}]" in text
+            continue
+        assert f"{f.name} =" in text, f"approvals.{f.name} is undocumented"
