@@ -36,6 +36,10 @@ T_, D_ = ord("T"), ord("D")  # RowDescription, DataRow
 SYNC, IN_TX = ord("S"), ord("T")  # client Sync; ReadyForQuery status "in transaction"
 KEEP_TRANSACTION = b"SET LOCAL idle_in_transaction_session_timeout = 0"
 CHECKED = frozenset({Q, P, F})
+_UNSETTLED = Classification.unknown(
+    "an earlier statement in this batch changes standard_conforming_strings or "
+    "client_encoding; statements before its Sync cannot be classified"
+)
 _EFFECT_STATEMENTS = frozenset({"PrepareStmt", "DeallocateStmt", "DiscardStmt", "VariableSetStmt"})
 
 
@@ -104,6 +108,7 @@ class PgRelay:
         self.tx_status = ord("I")
         self._in_flight = 0  # forwarded Query/FunctionCall/Sync messages awaiting their RFQ
         self._queued: list[bytes] = []  # waiting for the transcript's fsync (durability fsync)
+        self._lexing_unsettled = False  # a Parse in this batch changes lexing settings
         self._syncing: asyncio.Future[None] | None = None
         self._drop: collections.deque[int] = collections.deque()  # answers not to relay
         self.sent_at = time.monotonic()  # when the last batch went upstream (durations)
@@ -298,7 +303,12 @@ class PgRelay:
             return Action(ActionKind.QUERY, msg, self._decode(sql))
         if kind == P:
             parsed = m.parse_parse(msg)
-            return Action(ActionKind.PARSE, msg, self._decode(parsed.query))
+            text = self._decode(parsed.query)
+            if self._lexing_unsettled:
+                # An earlier statement of this batch changes lexing settings when it runs,
+                # and the server reports the result only at Sync: fail closed until then.
+                return Action(ActionKind.PARSE, msg, text, _UNSETTLED)
+            return Action(ActionKind.PARSE, msg, text)
         return Action(
             ActionKind.FUNCTION_CALL,
             msg,
@@ -341,6 +351,8 @@ class PgRelay:
                     self._approved_portals.add(portal)
             elif kind == Q:
                 self._track_sql_effects(action.text, outcome.classification)
+            if kind == P and not self._lexing_unsettled:
+                self._lexing_unsettled = self._changes_lexing(action.text, outcome.classification)
             return
         refusal = refusal_sql(outcome.message or "airlock: refused", outcome.sqlstate)
         if kind in (P, E_):
@@ -348,6 +360,11 @@ class PgRelay:
             self._swallow += 2
         else:
             out.append(m.query(refusal))
+
+    def _changes_lexing(self, text: str, classification: Classification) -> bool:
+        if Category.TAMPER not in classification.categories:
+            return False
+        return bool(SQL_CACHE.analyze(text, self.ctx.lexing, self.ctx.prepared)[1].settings)
 
     def _track_sql_effects(self, text: str, classification: Classification) -> None:
         """SQL PREPARE/DEALLOCATE and settings that change how the next statement lexes."""
@@ -454,6 +471,7 @@ class PgRelay:
                 continue
             if kind == Z:
                 self._in_flight -= 1
+                self._lexing_unsettled = False
                 self.tx_status = msg[5]
                 self._swallow = 0
                 settles = self._lexing_settles

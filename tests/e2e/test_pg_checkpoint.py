@@ -307,3 +307,16 @@ def test_a_held_statement_keeps_its_transaction_alive(pg: PgServer, tmp_path: Pa
             ).fetchone() == ("300ms",)
     finally:
         gw.stop()
+
+
+def test_extended_pipeline_lexing_attack_never_runs_the_drop(
+    lax: GatewayThread, pg: PgServer, victim: str
+) -> None:
+    """SET scs = off and the attack in one extended-protocol batch (no Sync between them):
+    the server reports the new setting only at Sync, so the attack cannot be classified."""
+    with psycopg.connect(lax.dsn("alice"), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.pipeline():
+            conn.execute("SET standard_conforming_strings = off")
+            conn.execute(ATTACK)
+        assert conn.execute("SELECT 'usable'").fetchone() == ("usable",)
+    assert victim_exists(pg)
