@@ -299,8 +299,10 @@ class PgRelay:
 
     def _action(self, kind: int, msg: bytes) -> Action:
         if kind == Q:
-            sql = m.query_text(msg)
-            return Action(ActionKind.QUERY, msg, self._decode(sql))
+            text = self._decode(m.query_text(msg))
+            if self._lexing_unsettled:  # a Query inside an unfinished extended batch
+                return Action(ActionKind.QUERY, msg, text, _UNSETTLED)
+            return Action(ActionKind.QUERY, msg, text)
         if kind == P:
             parsed = m.parse_parse(msg)
             text = self._decode(parsed.query)
