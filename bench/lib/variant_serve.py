@@ -4,6 +4,7 @@ Variants:
   passthrough  the checkpoint allows every message without classifying or recording it
                (the relay alone: issue 2's "checkpoint that allows everything")
   norecord     full classification and policy, no transcript
+  noresult     transcripts, but no result events (what they cost)
   full         the shipped daemon (same as `airlock serve`)
 
 Production has no switch for any of this; the bench patches the composition root here.
@@ -31,6 +32,11 @@ def passthrough(self: Checkpoint, ctx: SessionContext, action: Action) -> Outcom
 
 def main() -> int:
     variant, rest = sys.argv[1], sys.argv[2:]
+    if variant == "noresult":  # transcripts without result events (to price them)
+        from gateway.postgres import listener
+
+        listener._result_recorder = lambda ctx: None  # type: ignore[assignment]
+        variant = "full"
     if variant == "passthrough":
         Checkpoint.check = passthrough  # type: ignore[method-assign,assignment]
     if variant in ("passthrough", "norecord"):
