@@ -160,7 +160,6 @@ class PostgresGateway:
             header = await reader.readexactly(4)
             length = m.startup_length(header)
             packet = m.parse_startup(header + await reader.readexactly(length - 4))
-            log.debug("startup packet %r", packet)
             if isinstance(packet, m.SslRequest):
                 if tls:
                     raise m.ProtocolError("SSLRequest inside TLS")
@@ -181,7 +180,6 @@ class PostgresGateway:
 
     async def _cancel(self, request: m.CancelRequest) -> None:
         live = self.live.get((request.pid, request.secret))
-        log.debug("cancel for %r: %r", (request.pid, request.secret), live)
         if live is None:
             return  # like the server: unknown keys are ignored silently
         if live.relay.cancel_hold():

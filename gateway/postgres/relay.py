@@ -116,9 +116,10 @@ class PgRelay:
         self._transcript = recorder if isinstance(recorder, TranscriptWriter) else None
         self._sample_rows = self._transcript is not None and self._transcript.samples_rows
         self._sampler: RowSampler | None = None
-        self._policy_version = checkpoint.policy.version
+        self._policy_version = checkpoint.policy.version  # the version _decided was made under
         self._portals: dict[str, str] = {}  # portal -> statement (Bind)
-        self._decided: dict[str, tuple[int, Action]] = {}  # statement -> (policy version, action)
+        self._decided: dict[str, Action] = {}  # prepared statement -> the action it runs
+        self._stale: set[str] = set()  # decided under an older policy, not yet re-decided
         self._reviewed: set[str] = set()  # statements whose Parse a human approved
         self._approved_once: set[str] = set()  # ...and whose one approved execution is unused
         self._approved_portals: set[str] = set()  # portals running an approved execution
@@ -212,8 +213,13 @@ class PgRelay:
                     self._bind_approval(portal, statement)
                 out.append(msg)
             elif kind == E_ and (
-                self._reviewed or self._policy_version != self.checkpoint.policy.version
+                self._reviewed
+                or self._stale
+                or self._policy_version != self.checkpoint.policy.version
             ):
+                if self._policy_version != self.checkpoint.policy.version:
+                    self._policy_version = self.checkpoint.policy.version
+                    self._stale = set(self._decided)
                 # A prepared statement is decided again at Execute when its first decision
                 # was a human's (an approval covers one execution) or the policy changed.
                 try:
@@ -238,7 +244,8 @@ class PgRelay:
         self._write_upstream(out)
 
     def _recheck(self, msg: bytes) -> Action | None:
-        """The action an Execute runs, if its statement was decided under an older policy."""
+        """The action an Execute runs, if it must be decided again (older policy, or its
+        approval is used up); None when it may run as decided."""
         portal = m.parse_execute_portal(msg)
         statement = self._portals.get(portal)
         if statement is None:
@@ -247,8 +254,8 @@ class PgRelay:
         if decided is None:
             return None
         if statement in self._reviewed:
-            return None if portal in self._approved_portals else decided[1]
-        return decided[1] if decided[0] != self.checkpoint.policy.version else None
+            return None if portal in self._approved_portals else decided
+        return decided if statement in self._stale else None
 
     def _bind_approval(self, portal: str, statement: str) -> None:
         """An approval covers one execution: the first portal bound after it, to its end."""
@@ -339,7 +346,8 @@ class PgRelay:
                     outcome.classification if old is None else old.merge(outcome.classification)
                 )
                 self.ctx.prepared[name] = merged
-                self._decided[name] = (self.checkpoint.policy.version, action)
+                self._decided[name] = action
+                self._stale.discard(name)
                 if outcome.verdict.decision is Decision.ALLOW:
                     self._reviewed.discard(name)
                 else:  # approved by a human (or a grant window): good for one execution
@@ -348,7 +356,8 @@ class PgRelay:
             elif kind == E_:
                 portal = m.parse_execute_portal(msg)
                 statement = self._portals.get(portal, "")
-                self._decided[statement] = (self.checkpoint.policy.version, action)
+                self._decided[statement] = action
+                self._stale.discard(statement)
                 if statement in self._reviewed:
                     self._approved_portals.add(portal)
             elif kind == Q:
@@ -390,6 +399,8 @@ class PgRelay:
             return  # the server will reject it
         if kind == S_:
             self.ctx.prepared.pop(name, None)
+            self._decided.pop(name, None)
+            self._stale.discard(name)
 
     def _suspend(
         self,

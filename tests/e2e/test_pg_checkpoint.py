@@ -320,3 +320,30 @@ def test_extended_pipeline_lexing_attack_never_runs_the_drop(
             conn.execute(ATTACK)
         assert conn.execute("SELECT 'usable'").fetchone() == ("usable",)
     assert victim_exists(pg)
+
+
+def test_after_a_reload_a_prepared_statement_is_decided_again_once(
+    pg: PgServer, tmp_path: Path
+) -> None:
+    """Re-deciding is once per statement per policy change, not on every Execute after it."""
+    import json
+
+    gw = GatewayThread.from_dict(base_config(tmp_path, pg, policy={}))
+    try:
+        with psycopg.connect(gw.dsn("alice", application_name="redecide"), autocommit=True) as conn:
+            query = "SELECT %s::int + 1"
+            assert conn.execute(query, (1,), prepare=True).fetchone() == (2,)
+
+            async def swap() -> None:
+                gw.app.checkpoint.replace_policy(load_policy({}))  # same rules, new version
+
+            gw.call(swap())
+            for i in range(5):
+                assert conn.execute(query, (i,), prepare=True).fetchone() == (i + 1,)
+        gw.wait_sessions_closed()
+        path = next(gw.config.recording.directory.rglob("*.jsonl"))
+        events = [json.loads(line) for line in path.read_text().splitlines()]
+        decided = [e for e in events if e["type"] == "statement" and "::int + 1" in e["text"]]
+        assert len(decided) == 2  # the Parse, then one re-decision at the first Execute
+    finally:
+        gw.stop()
