@@ -8,7 +8,7 @@ closed: the action is refused with a message that says why.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,19 +28,8 @@ class Recorder(Protocol):
 
     def write(self, event_type: str, **fields: Any) -> str: ...
 
-    def statement(
-        self,
-        raw: bytes,
-        text: str,
-        *,
-        kind: str = ...,
-        categories: Iterable[str] = ...,
-        objects: Sequence[str] = ...,
-        verdict: str,
-        rule: str = ...,
-        request_id: str | None = ...,
-        **extra: object,
-    ) -> str: ...
+    def decided(self, action: Action, outcome: Outcome) -> None:
+        """Record the statement event of one decision (raises if it cannot)."""
 
 
 class Reviewer(Protocol):
@@ -226,17 +215,7 @@ class Checkpoint:
         if ctx.recorder is None:
             return True
         try:
-            ctx.recorder.statement(
-                action.raw,
-                action.text,
-                kind=action.kind.value,
-                categories=outcome.classification.categories,
-                objects=list(outcome.classification.objects),
-                verdict=outcome.verdict.decision.value,
-                allowed=outcome.allowed,
-                rule=outcome.verdict.rule,
-                request_id=outcome.request_id,
-            )
+            ctx.recorder.decided(action, outcome)
         except Exception:
             log.exception("recorder failed; refusing the action")
             return False

@@ -415,16 +415,20 @@ def _result_recorder(ctx: SessionContext) -> Callable[[int, bytes, float], None]
     if ctx.recorder is None or not hasattr(ctx.recorder, "result"):
         return None
     writer: Any = ctx.recorder
+    tags: dict[bytes, str] = {}  # CommandComplete message -> tag: a session repeats a few
+    complete = ord("C")
+    monotonic = time.monotonic
 
     def on_result(kind: int, msg: bytes, sent_at: float) -> None:
-        duration_ms = (time.monotonic() - sent_at) * 1000
+        duration_ms = (monotonic() - sent_at) * 1000
         try:
-            if kind == ord("C"):
-                tag = m.command_tag(msg)
-                rows = tag.rsplit(" ", 1)[-1]
-                writer.result(
-                    tag=tag, rows=int(rows) if rows.isdigit() else None, duration_ms=duration_ms
-                )
+            if kind == complete:
+                tag = tags.get(msg)
+                if tag is None:
+                    tag = m.command_tag(msg)
+                    if len(tags) < 64:
+                        tags[msg] = tag
+                writer.completed(tag, duration_ms)
             else:
                 fields = m.parse_fields(msg)
                 writer.result(

@@ -115,6 +115,7 @@ class PgRelay:
         recorder = ctx.recorder
         self._transcript = recorder if isinstance(recorder, TranscriptWriter) else None
         self._sample_rows = self._transcript is not None and self._transcript.samples_rows
+        self._fsync = self._transcript is not None and self._transcript.fsync
         self._sampler: RowSampler | None = None
         self._policy_version = checkpoint.policy.version  # the version _decided was made under
         self._portals: dict[str, str] = {}  # portal -> statement (Bind)
@@ -269,7 +270,7 @@ class PgRelay:
         if not out or self.upstream is None:
             return
         writer = self._transcript
-        if writer is not None and writer.pending:
+        if writer is not None:
             try:
                 writer.flush()  # record before forward: the decisions reach the kernel first
             except RecorderError as exc:
@@ -278,7 +279,7 @@ class PgRelay:
                 )
                 return
         data = out[0] if len(out) == 1 else b"".join(out)
-        if self._queued or (writer is not None and writer.unsynced):
+        if self._queued or (self._fsync and writer is not None and writer.unsynced):
             # durability = fsync: nothing goes upstream before the group commit that covers
             # its transcript lines; this session waits (reading paused), the others don't.
             self._queued.append(data)

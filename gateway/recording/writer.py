@@ -11,6 +11,7 @@ session, before it returns (record before forward, durability ``os``). With dura
 from __future__ import annotations
 
 import asyncio
+import binascii
 import codecs
 import contextlib
 import errno
@@ -22,14 +23,39 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.recording import chain
 from gateway.recording.redact import Redactor
+from gateway.recording.template import Slot, Template, compile_template
+
+if TYPE_CHECKING:
+    from gateway.model import Action, Outcome
 
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _RECENT_HEADS = 4096
+_TEMPLATES = 4096  # distinct statement/result shapes kept pre-encoded per process
+_sha256 = hashlib.sha256
+_hexlify = binascii.hexlify
+_dumps = orjson.dumps
+_now = time.time
+
+_STATEMENT_SLOTS = (
+    ("prev", Slot.HEX),
+    ("seq", Slot.INT),
+    ("sha256", Slot.HEX),
+    ("text", Slot.JSON),
+    ("ts", Slot.JSON),
+)
+_RESULT_SLOTS = (
+    ("duration_ms", Slot.JSON),
+    ("prev", Slot.HEX),
+    ("seq", Slot.INT),
+    ("ts", Slot.JSON),
+)
 
 
 class RecorderError(Exception):
@@ -81,9 +107,11 @@ class TranscriptWriter:
         self.path = path
         self._rec = recorder
         self._fd = fd
+        self.fsync = recorder.durability is Durability.FSYNC  # checked on every event
         self._seq = -1
-        self._hash = chain.genesis(session_id)
-        self._raw = bytes.fromhex(self._hash)
+        genesis = chain.genesis(session_id)
+        self._hex = genesis.encode()  # the head hash, as hex bytes (what lines embed)
+        self._raw = bytes.fromhex(genesis)
         self.synced_seq = -1
         self.closed = False
         self._echo_hidden = False
@@ -98,7 +126,7 @@ class TranscriptWriter:
     # -- core ---------------------------------------------------------------------------
     @property
     def head(self) -> tuple[int, str]:
-        return self._seq, self._hash
+        return self._seq, self._hex.decode()
 
     def write(self, event_type: str, **fields: object) -> str:
         """Append one event and return its hash once the line is in the kernel.
@@ -120,25 +148,37 @@ class TranscriptWriter:
         if fields.get("ts") is None:
             fields["ts"] = time.time()
         fields["type"] = event_type
-        fields["prev"] = self._hash
+        fields["prev"] = self._hex.decode()
         body = chain.canonical(fields)
-        h = hashlib.sha256(self._raw)  # == chain.link(self._hash, body), without fromhex
-        h.update(body)
-        raw = h.digest()
-        digest = raw.hex()
         if event_type == chain.SESSION_END:
+            h = _sha256(self._raw)  # == chain.link(prev, body), without fromhex
+            h.update(body)
+            raw = h.digest()
+            digest = raw.hex()
             line = chain.line(
                 body, digest, chain.sign(self._rec.signing_key, digest), self._rec.key_id
             )
-        else:  # chain.line's splice, inlined for the per-statement events
-            line = b'%s,"hash":"%s"}\n' % (body[:-1], digest.encode())
-        self._append(line)
-        self._seq = seq
-        self._hash = digest
-        self._raw = raw
-        if self._rec.durability is Durability.FSYNC:
+            self._append(line)
+            self._seq, self._raw, self._hex = seq, raw, digest.encode()
+            self._dirty()
+            return digest
+        return self._link(seq, body).decode()
+
+    def _link(self, seq: int, body: bytes) -> bytes:
+        """Chain, splice and append one canonical body; returns its hash (hex bytes)."""
+        h = _sha256(self._raw)
+        h.update(body)
+        raw = h.digest()
+        digest = _hexlify(raw)
+        self._append(b'%s,"hash":"%s"}\n' % (body[:-1], digest))
+        self._seq, self._raw, self._hex = seq, raw, digest
+        if self.fsync:
             self._rec._dirty[self.session_id] = self
         return digest
+
+    def _dirty(self) -> None:
+        if self.fsync:
+            self._rec._dirty[self.session_id] = self
 
     def _append(self, data: bytes) -> None:
         if self._broken is not None:
@@ -159,7 +199,7 @@ class TranscriptWriter:
     @property
     def unsynced(self) -> bool:
         """With durability ``fsync``: events written that no fsync covers yet."""
-        return self._rec.durability is Durability.FSYNC and self.synced_seq < self._seq
+        return self.fsync and self.synced_seq < self._seq
 
     @property
     def pending(self) -> bool:
@@ -195,7 +235,7 @@ class TranscriptWriter:
     async def durable(self) -> None:
         """With durability ``fsync``: wait until this writer's last event is on disk."""
         self.flush()
-        if self._rec.durability is Durability.FSYNC and self.synced_seq < self._seq:
+        if self.fsync and self.synced_seq < self._seq:
             await self._rec._flush_covering(self)
 
     def close(self, **fields: object) -> tuple[int, str]:
@@ -248,6 +288,86 @@ class TranscriptWriter:
         extra["rule"] = rule
         extra["request_id"] = request_id
         return self._event("statement", extra)
+
+    def decided(self, action: Action, outcome: Outcome) -> None:
+        """The checkpoint's statement event (record before forward): :meth:`statement`
+        for one decision, with its constant fields pre-encoded per shape (the hot path)."""
+        c = outcome.classification
+        v = outcome.verdict
+        if self.closed or outcome.request_id is not None:
+            self._decided_slowly(action, outcome)
+            return
+        key = (action.kind, c.categories, c.objects, v.decision, v.rule, outcome.allowed)
+        rec = self._rec
+        tpl = rec._templates.get(key)
+        if tpl is None:
+            tpl = rec._template(
+                key,
+                {
+                    "type": "statement",
+                    "kind": action.kind.value,
+                    "categories": sorted(c.categories),
+                    "objects": list(c.objects),
+                    "verdict": v.decision.value,
+                    "allowed": outcome.allowed,
+                    "rule": v.rule,
+                    "request_id": None,
+                },
+                _STATEMENT_SLOTS,
+            )
+            if tpl is None:  # pragma: no cover - see compile_template
+                self._decided_slowly(action, outcome)
+                return
+        try:
+            text = _dumps(rec.redactor.redact_sql(action.text))
+        except TypeError:  # lone surrogates: the standard library's encoder, generic path
+            self._decided_slowly(action, outcome)
+            return
+        seq = self._seq + 1
+        sha = _hexlify(_sha256(action.raw).digest())
+        self._link(seq, tpl.fmt % (self._hex, seq, sha, text, _dumps(_now())))
+
+    def _decided_slowly(self, action: Action, outcome: Outcome) -> None:
+        self.statement(
+            action.raw,
+            action.text,
+            kind=action.kind.value,
+            categories=outcome.classification.categories,
+            objects=list(outcome.classification.objects),
+            verdict=outcome.verdict.decision.value,
+            allowed=outcome.allowed,
+            rule=outcome.verdict.rule,
+            request_id=outcome.request_id,
+        )
+
+    def completed(self, tag: str, duration_ms: float) -> None:
+        """A ``result`` event for a command that completed (the hot path of :meth:`result`;
+        ``rows`` is the count a command tag ends with)."""
+        if self.closed:
+            raise RecorderError(f"transcript {self.path} is closed")
+        rec = self._rec
+        tpl = rec._templates.get(tag)
+        if tpl is None:
+            count = tag.rsplit(" ", 1)[-1]
+            tpl = rec._template(
+                tag,
+                {
+                    "type": "result",
+                    "tag": tag,
+                    "rows": int(count) if count.isdigit() else None,
+                    "sqlstate": None,
+                    "error": None,
+                },
+                _RESULT_SLOTS,
+            )
+            if tpl is None:  # pragma: no cover - see compile_template
+                rows = tag.rsplit(" ", 1)[-1]
+                self.result(
+                    tag=tag, rows=int(rows) if rows.isdigit() else None, duration_ms=duration_ms
+                )
+                return
+        seq = self._seq + 1
+        self._link(seq, tpl.fmt % (_dumps(round(duration_ms, 3)), self._hex, seq, _dumps(_now())))
 
     def approval(
         self, request_id: str, state: str, *, by: str = "", reason: str = "", **extra: object
@@ -462,6 +582,21 @@ class Recorder:
         #: Deferred writers holding lines; flush_idle() writes them out (see flush_every).
         self._deferred: dict[str, TranscriptWriter] = {}
         self._idle_task: asyncio.Task[None] | None = None
+        #: Pre-encoded statement and result shapes (see gateway.recording.template).
+        self._templates: dict[object, Template] = {}
+
+    def _template(
+        self,
+        key: object,
+        constants: dict[str, object],
+        slots: Sequence[tuple[str, Slot]],
+    ) -> Template | None:
+        tpl = compile_template(constants, slots)
+        if tpl is not None:
+            if len(self._templates) >= _TEMPLATES:
+                self._templates.clear()
+            self._templates[key] = tpl
+        return tpl
 
     def open(
         self, session_id: str, ts: float | None = None, **start_fields: object

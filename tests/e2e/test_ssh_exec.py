@@ -314,8 +314,8 @@ class _BrokenOutputRecorder:
     def write(self, event_type: str, **fields: object) -> str:
         return "h"
 
-    def statement(self, raw: bytes, text: str, **fields: object) -> str:
-        return "h"
+    def decided(self, action: object, outcome: object) -> None:
+        return None
 
     def exec(self, command: str, channel: object = 0, **extra: object) -> str:
         return "h"
