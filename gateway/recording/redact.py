@@ -90,6 +90,19 @@ BUILTIN: tuple[Detector, ...] = (
 # Cheap literal anchors every built-in detector needs, matched against the lower-cased
 # text: a case-sensitive alternation is ~7x faster than re.IGNORECASE here.
 _PRECHECK_DIGITS = re.compile(r"[0-9][0-9 -]{11,}[0-9]")
+_NOT_DIGITS = bytes(b for b in range(256) if not 0x30 <= b <= 0x39)
+_CARD_DIGITS = 13  # the card detector needs at least this many ASCII digits
+_SQL_CACHE = 2048
+
+
+def _may_hold_card(text: str) -> bool:
+    """Whether the text has enough ASCII digits for a card number; counting them on the
+    UTF-8 bytes (one C pass) is about twice as fast as the precheck regex, which then runs
+    only on the texts that pass."""
+    if len(text) < _CARD_DIGITS:
+        return False
+    digits = text.encode("utf-8", "surrogatepass").translate(None, _NOT_DIGITS)
+    return len(digits) >= _CARD_DIGITS and _PRECHECK_DIGITS.search(text) is not None
 
 
 def _has_anchor(lowered: str) -> bool:
@@ -119,7 +132,8 @@ _SQL_PASSWORD = re.compile(r"passw(?:ord)?", re.IGNORECASE)
 
 
 class Redactor:
-    """Masks secrets in text, SQL and result rows. Thread-safe and immutable once built.
+    """Masks secrets in text, SQL and result rows. Thread-safe; its configuration is fixed
+    once built (the caches only memoise per exact input).
 
     ``patterns`` are extra regexes; a named group ``s`` limits the mask to that group.
     ``sensitive_columns`` are column names (any table) or ``table.column``; matching is
@@ -134,6 +148,7 @@ class Redactor:
         self._columns = frozenset(c for c in cols if "." not in c)
         self._qualified = frozenset(c for c in cols if "." in c)
         self._masks: dict[tuple[object, ...], tuple[bool, ...]] = {}
+        self._sql: dict[str, str] = {}  # exact statement text -> redacted (repeats are common)
 
     # -- text ---------------------------------------------------------------------------
     def redact_text(self, text: str) -> str:
@@ -143,7 +158,7 @@ class Redactor:
     def _redact(self, text: str, lowered: str) -> str:
         if (
             not _has_anchor(lowered)
-            and _PRECHECK_DIGITS.search(text) is None
+            and not _may_hold_card(text)
             and (self._custom is None or self._custom.search(text) is None)
         ):
             return text
@@ -154,11 +169,19 @@ class Redactor:
     def redact_sql(self, sql: str) -> str:
         """Mask password literals (``PASSWORD '...'``, ``OPTIONS (password '...')``) by
         lexer token locations, then run the text detectors."""
+        done = self._sql.get(sql)
+        if done is not None:
+            return done
         lowered = sql.lower()
         if "passw" in lowered:
-            sql = _mask_sql_passwords(sql)
-            lowered = sql.lower()
-        return self._redact(sql, lowered)
+            done = _mask_sql_passwords(sql)
+            done = self._redact(done, done.lower())
+        else:
+            done = self._redact(sql, lowered)
+        if len(self._sql) >= _SQL_CACHE:
+            self._sql.clear()
+        self._sql[sql] = done
+        return done
 
     # -- rows ---------------------------------------------------------------------------
     def column_mask(
