@@ -26,6 +26,9 @@
 #   AIRLOCK_EXTRA_CONFIG      TOML snippet deep-merged into airlock.toml, e.g.
 #                             $'[recording]\ndurability = "fsync"'
 #   KEEP=1                    keep the temp dir (logs, transcripts, raw pgbench output)
+#   PIN=1                     pin PostgreSQL and pgbench to CPU 0 and every proxy to CPU 1
+#                             (taskset), so a proxy never shares its core with the load it
+#                             serves: run-to-run noise drops from ~10% to a few percent
 #   PYSPY=DIR                 sample Airlock with py-spy during its runs (`.venv/bin/pip install
 #                             py-spy`); writes DIR/WORKLOAD-rROUND.txt, collapsed stacks;
 #                             PYSPY_FLAGS (default --nonblocking; e.g. --native) go to py-spy
@@ -40,6 +43,12 @@ PASSWORD=bench-pw
 BINDIR=$(pg_config --bindir)
 [[ -x $BINDIR/initdb ]] || { echo "no initdb in $BINDIR" >&2; exit 1; }
 command -v pgbouncer >/dev/null || { echo "pgbouncer not installed (apt-get install pgbouncer)" >&2; exit 1; }
+
+LOAD_CPU=() PROXY_CPU=()
+if [[ ${PIN:-0} == 1 ]]; then
+    [[ $(nproc) -ge 2 ]] || { echo "PIN=1 needs at least 2 CPUs" >&2; exit 1; }
+    LOAD_CPU=(taskset -c 0) PROXY_CPU=(taskset -c 1)
+fi
 
 TMP=$(mktemp -d /tmp/airlock-bench.XXXXXX)
 chmod 755 "$TMP"
@@ -90,7 +99,7 @@ cat >"$TMP/pg/data/pg_hba.conf" <<EOF
 host all postgres 127.0.0.1/32 trust
 host all all      127.0.0.1/32 scram-sha-256
 EOF
-"${AS_PG[@]}" "$BINDIR/pg_ctl" -D "$TMP/pg/data" -l "$TMP/pg/server.log" -w start >/dev/null
+"${LOAD_CPU[@]}" "${AS_PG[@]}" "$BINDIR/pg_ctl" -D "$TMP/pg/data" -l "$TMP/pg/server.log" -w start >/dev/null
 PSQL_SU=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres)
 "${PSQL_SU[@]}" -c "CREATE ROLE admin LOGIN SUPERUSER PASSWORD '$PASSWORD'"
 pgbench -i -q -s 10 -h 127.0.0.1 -p "$PG_PORT" -U postgres postgres 2>"$TMP/pg/pgbench-init.log"
@@ -117,7 +126,7 @@ log_connections = 0
 log_disconnections = 0
 EOF
 [[ ${#AS_PG[@]} -gt 0 ]] && chown -R postgres: "$B"
-"${AS_PG[@]}" pgbouncer -d -q "$B/pgbouncer.ini"
+"${PROXY_CPU[@]}" "${AS_PG[@]}" pgbouncer -d -q "$B/pgbouncer.ini"
 wait_ready "$BOUNCER_PORT" demo pgbouncer "$B/pgbouncer.log"
 
 # --- Airlock --------------------------------------------------------------------------------
@@ -125,7 +134,7 @@ A=$TMP/airlock
 .venv/bin/airlock init --dir "$A" --demo-postgres "127.0.0.1:$PG_PORT" --demo-user postgres \
     --admin admin --admin-password "$PASSWORD" >/dev/null
 "$PY" bench/lib/airlock_config.py "$A/airlock.toml" "127.0.0.1:$AIRLOCK_PORT" "${AIRLOCK_EXTRA_CONFIG:-}"
-.venv/bin/airlock serve --config "$A/airlock.toml" >"$A/airlock.log" 2>&1 &
+"${PROXY_CPU[@]}" .venv/bin/airlock serve --config "$A/airlock.toml" >"$A/airlock.log" 2>&1 &
 AIRLOCK_PID=$!
 wait_ready "$AIRLOCK_PORT" demo airlock "$A/airlock.log"
 
@@ -138,7 +147,7 @@ for v in ${AIRLOCK_VARIANTS:-}; do
     cp -r "$A/state" "$V/state"
     vport=$("$PY" bench/lib/freeports.py 1)
     sed "s/^listen = \"127.0.0.1:$AIRLOCK_PORT\"/listen = \"127.0.0.1:$vport\"/" "$A/airlock.toml" >"$V/airlock.toml"
-    .venv/bin/python bench/lib/variant_serve.py "$v" --config "$V/airlock.toml" >"$V/airlock.log" 2>&1 &
+    "${PROXY_CPU[@]}" .venv/bin/python bench/lib/variant_serve.py "$v" --config "$V/airlock.toml" >"$V/airlock.log" 2>&1 &
     VARIANT_PID[$v]=$!
     VARIANT_PORT[$v]=$vport
     wait_ready "$vport" demo "airlock-$v" "$V/airlock.log"
@@ -206,7 +215,7 @@ for round in $(seq 1 "$ROUNDS"); do
                 spy=$!
             fi
             # shellcheck disable=SC2086  # ARGS holds several words on purpose
-            if ! pgbench -n ${ARGS[$w]} -c 8 -j 2 -T "$DURATION" -h 127.0.0.1 -p "${PORT[$t]}" \
+            if ! "${LOAD_CPU[@]}" pgbench -n ${ARGS[$w]} -c 8 -j 2 -T "$DURATION" -h 127.0.0.1 -p "${PORT[$t]}" \
                 -U admin "${DB[$t]}" >"$out" 2>&1; then
                 echo "pgbench failed: round $round $w $t" >&2
                 tail -n 20 "$out" >&2
