@@ -70,6 +70,13 @@ def _time_recording() -> None:
         return on_result and timed("result event", on_result)
 
     listener._result_recorder = timed_results
+    from gateway.postgres import relay
+    from protocols.pgwire import messages
+    from protocols.sql import cache
+
+    cache.SqlClassifierCache.classify = timed("classify", cache.SqlClassifierCache.classify)  # type: ignore[method-assign]
+    messages.MessageReader.feed = timed("feed", messages.MessageReader.feed)  # type: ignore[method-assign]
+    relay.PgRelay._action = timed("action", relay.PgRelay._action)  # type: ignore[method-assign]
     empty = timed("timer alone", lambda: None)
 
     def report() -> None:
@@ -98,6 +105,9 @@ def main() -> int:
     if variant == "timed":
         _time_recording()
         variant = "full"
+    if variant == "timednorecord":
+        _time_recording()
+        variant = "norecord"
     if variant == "passthrough":
         Checkpoint.check = passthrough  # type: ignore[method-assign,assignment]
     if variant in ("passthrough", "norecord"):

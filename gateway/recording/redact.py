@@ -92,7 +92,6 @@ BUILTIN: tuple[Detector, ...] = (
 _PRECHECK_DIGITS = re.compile(r"[0-9][0-9 -]{11,}[0-9]")
 _NOT_DIGITS = bytes(b for b in range(256) if not 0x30 <= b <= 0x39)
 _CARD_DIGITS = 13  # the card detector needs at least this many ASCII digits
-_SQL_CACHE = 2048
 
 
 def _may_hold_card(text: str) -> bool:
@@ -132,8 +131,7 @@ _SQL_PASSWORD = re.compile(r"passw(?:ord)?", re.IGNORECASE)
 
 
 class Redactor:
-    """Masks secrets in text, SQL and result rows. Thread-safe; its configuration is fixed
-    once built (the caches only memoise per exact input).
+    """Masks secrets in text, SQL and result rows. Thread-safe and immutable once built.
 
     ``patterns`` are extra regexes; a named group ``s`` limits the mask to that group.
     ``sensitive_columns`` are column names (any table) or ``table.column``; matching is
@@ -148,7 +146,6 @@ class Redactor:
         self._columns = frozenset(c for c in cols if "." not in c)
         self._qualified = frozenset(c for c in cols if "." in c)
         self._masks: dict[tuple[object, ...], tuple[bool, ...]] = {}
-        self._sql: dict[str, str] = {}  # exact statement text -> redacted (repeats are common)
 
     # -- text ---------------------------------------------------------------------------
     def redact_text(self, text: str) -> str:
@@ -169,19 +166,11 @@ class Redactor:
     def redact_sql(self, sql: str) -> str:
         """Mask password literals (``PASSWORD '...'``, ``OPTIONS (password '...')``) by
         lexer token locations, then run the text detectors."""
-        done = self._sql.get(sql)
-        if done is not None:
-            return done
         lowered = sql.lower()
         if "passw" in lowered:
-            done = _mask_sql_passwords(sql)
-            done = self._redact(done, done.lower())
-        else:
-            done = self._redact(sql, lowered)
-        if len(self._sql) >= _SQL_CACHE:
-            self._sql.clear()
-        self._sql[sql] = done
-        return done
+            sql = _mask_sql_passwords(sql)
+            lowered = sql.lower()
+        return self._redact(sql, lowered)
 
     # -- rows ---------------------------------------------------------------------------
     def column_mask(
