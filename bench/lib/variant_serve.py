@@ -17,7 +17,9 @@ Production has no switch for any of this; the bench patches the composition root
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Any
 
 from gateway import app, cli
 from gateway.checkpoint import Checkpoint, SessionContext
@@ -42,7 +44,6 @@ def _time_recording() -> None:
     import statistics
     import time
     from collections.abc import Callable
-    from typing import Any
 
     from gateway.postgres import listener
     from gateway.recording import writer
@@ -90,6 +91,96 @@ def _time_recording() -> None:
     atexit.register(report)
 
 
+def _simulate_wal(directory: str) -> None:
+    """What the relay's loop would still do per event if transcripts were rendered by
+    another process from a write-ahead log: pack the raw statement bytes and its decision's
+    shape into a shared file mapping (the page cache: survives a kill -9, like os.write).
+    Nothing is rendered, so this prices only the in-loop half of that design."""
+    import mmap
+    import os
+    import struct
+    import time
+    import zlib
+
+    from gateway.recording import writer
+
+    size = 1 << 28
+    fd = os.open(os.path.join(directory, "wal-sim"), os.O_RDWR | os.O_CREAT, 0o600)
+    os.ftruncate(fd, size)
+    ring = mmap.mmap(fd, size)
+    header = struct.Struct("<IIBdI")  # length, crc32, type, ts, shape id
+    shapes: dict[object, int] = {}
+    state = [0]
+
+    def put(kind: int, shape: object, payload: bytes) -> None:
+        sid = shapes.get(shape)
+        if sid is None:
+            sid = shapes[shape] = len(shapes)
+        at = state[0]
+        end = at + header.size + len(payload)
+        if end > size:
+            at, end = 0, header.size + len(payload)
+        ring[at + header.size : end] = payload
+        header.pack_into(ring, at, len(payload), zlib.crc32(payload), kind, time.time(), sid)
+        state[0] = end
+
+    def decided(self: Any, action: Any, outcome: Any) -> None:
+        c, v = outcome.classification, outcome.verdict
+        put(1, (action.kind, c.categories, c.objects, v.decision, v.rule), action.raw)
+
+    def completed(self: Any, tag: str, duration_ms: float) -> None:
+        put(2, tag, struct.pack("<d", duration_ms))
+
+    writer.TranscriptWriter.decided = decided  # type: ignore[method-assign]
+    writer.TranscriptWriter.completed = completed  # type: ignore[method-assign]
+
+
+def _simulate_batched(directory: str) -> None:
+    """walsim plus rendering in-process, in batches: each event's real transcript line is
+    produced (redaction, canonical JSON, hash chain) and written every 10 ms per session
+    instead of before each forward. Prices an in-process write-ahead-log design."""
+    import asyncio
+
+    from gateway.recording import writer
+
+    decided, completed = writer.TranscriptWriter.decided, writer.TranscriptWriter.completed
+    _simulate_wal(directory)
+    put_decided, put_completed = writer.TranscriptWriter.decided, writer.TranscriptWriter.completed
+    queues: dict[Any, list[tuple[Any, ...]]] = {}
+
+    def render() -> None:
+        for w, queue in list(queues.items()):
+            queues.pop(w)
+            if w.closed:  # ended within the 10 ms: a real design renders before session_end
+                continue
+            for item in queue:
+                if item[0] == 1:
+                    decided(w, item[1], item[2])
+                else:
+                    completed(w, item[1], item[2])
+            w.flush()
+
+    async def renderer() -> None:
+        while True:
+            await asyncio.sleep(0.01)
+            render()
+
+    started: list[asyncio.Task[None]] = []
+
+    def lazy_decided(self: Any, action: Any, outcome: Any) -> None:
+        put_decided(self, action, outcome)
+        queues.setdefault(self, []).append((1, action, outcome))
+        if not started:
+            started.append(asyncio.get_running_loop().create_task(renderer()))
+
+    def lazy_completed(self: Any, tag: str, duration_ms: float) -> None:
+        put_completed(self, tag, duration_ms)
+        queues.setdefault(self, []).append((2, tag, duration_ms))
+
+    writer.TranscriptWriter.decided = lazy_decided  # type: ignore[method-assign]
+    writer.TranscriptWriter.completed = lazy_completed  # type: ignore[method-assign]
+
+
 def main() -> int:
     variant, rest = sys.argv[1].split(".")[0], sys.argv[2:]  # "full.2": a second copy
     if variant == "noresult":  # transcripts without result events (to price them)
@@ -104,6 +195,10 @@ def main() -> int:
         variant = "full"
     if variant == "timed":
         _time_recording()
+        variant = "full"
+    if variant in ("walsim", "batched"):
+        directory = os.path.dirname(os.path.abspath(rest[rest.index("--config") + 1]))
+        (_simulate_wal if variant == "walsim" else _simulate_batched)(directory)
         variant = "full"
     if variant == "timednorecord":
         _time_recording()
