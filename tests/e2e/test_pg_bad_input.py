@@ -127,15 +127,17 @@ async def test_unknown_target(gateway: GatewayThread) -> None:
 
 
 async def test_wrong_password_and_unknown_user_look_the_same(gateway: GatewayThread) -> None:
-    timings = {}
+    timings: dict[str, float] = {}
     messages = {}
     for user, password in (("alice", "wrong"), ("mallory", "whatever")):
-        started = time.monotonic()
-        with pytest.raises(psycopg.OperationalError) as info:
-            await psycopg.AsyncConnection.connect(
-                f"host=127.0.0.1 port={gateway.port} user={user} dbname=main password={password} sslmode=disable"
-            )
-        timings[user] = time.monotonic() - started
+        for _ in range(3):  # the fastest of three: a scheduling hiccup is not a timing leak
+            started = time.monotonic()
+            with pytest.raises(psycopg.OperationalError) as info:
+                await psycopg.AsyncConnection.connect(
+                    f"host=127.0.0.1 port={gateway.port} user={user} dbname=main password={password} sslmode=disable"
+                )
+            elapsed = time.monotonic() - started
+            timings[user] = min(timings.get(user, elapsed), elapsed)
         messages[user] = str(info.value).replace(user, "USER")
         with pytest.raises(asyncpg.InvalidPasswordError) as apg:  # asyncpg exposes SQLSTATE
             await asyncpg.connect(
