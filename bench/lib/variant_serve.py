@@ -6,6 +6,9 @@ Variants:
   norecord     full classification and policy, no transcript
   noresult     transcripts, but no result events (what they cost)
   nowrite      transcripts built but never written (what the write system call costs)
+  walsim       statement and result events packed into a write-ahead log, never rendered
+  walproc      walsim, plus a second process that renders the transcripts from that log
+  batched      walsim, plus in-process rendering every 10 ms instead of before forwarding
   timed        full, printing the median time of each recording step to its log at exit
   full         the shipped daemon (same as `airlock serve`)
 
@@ -91,48 +94,71 @@ def _time_recording() -> None:
     atexit.register(report)
 
 
-def _simulate_wal(directory: str) -> None:
+def _simulate_wal(directory: str, render: bool = False) -> None:
     """What the relay's loop would still do per event if transcripts were rendered by
-    another process from a write-ahead log: pack the raw statement bytes and its decision's
-    shape into a shared file mapping (the page cache: survives a kill -9, like os.write).
-    Nothing is rendered, so this prices only the in-loop half of that design."""
+    another process from a write-ahead log: pack the raw statement bytes, its text and its
+    decision's shape into a shared file mapping (the page cache: survives a kill -9, like
+    os.write). With ``render``, bench/lib/wal_render.py tails that log in a second process
+    and renders the real transcript lines from it (the whole design, CPU included);
+    without, nothing is rendered and this prices only the in-loop half."""
     import mmap
     import os
+    import pickle
     import struct
+    import subprocess
     import time
     import zlib
 
     from gateway.recording import writer
 
-    size = 1 << 28
-    fd = os.open(os.path.join(directory, "wal-sim"), os.O_RDWR | os.O_CREAT, 0o600)
+    path = os.path.join(directory, "wal-sim")
+    size = 1 << 30  # sparse; a bench run writes well under this, so no wrap-around
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     os.ftruncate(fd, size)
     ring = mmap.mmap(fd, size)
     header = struct.Struct("<IIBdI")  # length, crc32, type, ts, shape id
     shapes: dict[object, int] = {}
+    slots: dict[int, int] = {}
     state = [0]
 
-    def put(kind: int, shape: object, payload: bytes) -> None:
-        sid = shapes.get(shape)
-        if sid is None:
-            sid = shapes[shape] = len(shapes)
+    def put(kind: int, sid: int, payload: bytes) -> None:
         at = state[0]
         end = at + header.size + len(payload)
-        if end > size:
-            at, end = 0, header.size + len(payload)
         ring[at + header.size : end] = payload
         header.pack_into(ring, at, len(payload), zlib.crc32(payload), kind, time.time(), sid)
         state[0] = end
 
+    def shape_of(key: object, value: object) -> int:
+        sid = shapes.get(key)
+        if sid is None:
+            sid = shapes[key] = len(shapes)
+            put(3, sid, pickle.dumps((sid, value)))
+        return sid
+
+    def slot_of(w: Any) -> int:
+        slot = slots.get(id(w))
+        if slot is None:
+            slot = slots[id(w)] = len(slots)
+        return slot
+
     def decided(self: Any, action: Any, outcome: Any) -> None:
         c, v = outcome.classification, outcome.verdict
-        put(1, (action.kind, c.categories, c.objects, v.decision, v.rule), action.raw)
+        key = (action.kind, c.categories, c.objects, v.decision, v.rule, outcome.allowed)
+        sid = shape_of(key, (action.kind, c, v, outcome.allowed))
+        raw = action.raw
+        text = action.text.encode("utf-8", "surrogateescape")
+        put(1, sid, struct.pack("<II", slot_of(self), len(raw)) + raw + text)
 
     def completed(self: Any, tag: str, duration_ms: float) -> None:
-        put(2, tag, struct.pack("<d", duration_ms))
+        put(2, shape_of(tag, tag), struct.pack("<Id", slot_of(self), duration_ms))
 
     writer.TranscriptWriter.decided = decided  # type: ignore[method-assign]
     writer.TranscriptWriter.completed = completed  # type: ignore[method-assign]
+    if render:
+        out = os.path.join(directory, "wal-render")
+        subprocess.Popen(
+            [sys.executable, os.path.join(os.path.dirname(__file__), "wal_render.py"), path, out]
+        )
 
 
 def _simulate_batched(directory: str) -> None:
@@ -196,9 +222,12 @@ def main() -> int:
     if variant == "timed":
         _time_recording()
         variant = "full"
-    if variant in ("walsim", "batched"):
+    if variant in ("walsim", "walproc", "batched"):
         directory = os.path.dirname(os.path.abspath(rest[rest.index("--config") + 1]))
-        (_simulate_wal if variant == "walsim" else _simulate_batched)(directory)
+        if variant == "batched":
+            _simulate_batched(directory)
+        else:
+            _simulate_wal(directory, render=variant == "walproc")
         variant = "full"
     if variant == "timednorecord":
         _time_recording()
