@@ -90,7 +90,10 @@ BUILTIN: tuple[Detector, ...] = (
 # Cheap literal anchors every built-in detector needs, matched against the lower-cased
 # text: a case-sensitive alternation is ~7x faster than re.IGNORECASE here.
 _PRECHECK_DIGITS = re.compile(r"[0-9][0-9 -]{11,}[0-9]")
-_NOT_DIGITS = bytes(b for b in range(256) if not 0x30 <= b <= 0x39)
+#: Maps each ASCII digit byte to b"1" and every other byte to b"0", so that counting
+#: digits is one table translate and one count (translate with a delete set rebuilds its
+#: table on every call and costs ten times as many instructions).
+_DIGIT_MARKS = bytes(0x31 if 0x30 <= b <= 0x39 else 0x30 for b in range(256))
 _CARD_DIGITS = 13  # the card detector needs at least this many ASCII digits
 
 
@@ -100,8 +103,8 @@ def _may_hold_card(text: str) -> bool:
     only on the texts that pass."""
     if len(text) < _CARD_DIGITS:
         return False
-    digits = text.encode("utf-8", "surrogatepass").translate(None, _NOT_DIGITS)
-    return len(digits) >= _CARD_DIGITS and _PRECHECK_DIGITS.search(text) is not None
+    digits = text.encode("utf-8", "surrogatepass").translate(_DIGIT_MARKS).count(b"1")
+    return digits >= _CARD_DIGITS and _PRECHECK_DIGITS.search(text) is not None
 
 
 def _has_anchor(lowered: str) -> bool:
