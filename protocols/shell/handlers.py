@@ -151,8 +151,29 @@ def history(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
         acc.add(C.READ, "history lists commands")
 
 
+def _enabled_options(args: list[Word]) -> set[str]:
+    """Single letters and ``-o NAME`` options that ``set``/``shopt -o`` turn on."""
+    on: set[str] = set()
+    take_name = False
+    for w in args:
+        v = w.value
+        if take_name:
+            on.add(v)
+            take_name = False
+        elif v in ("--", "-") or not v.startswith("-"):
+            if not v.startswith("+"):
+                break
+        elif not v.startswith("--"):
+            on.update(v[1:])
+            take_name = "o" in v[1:]
+    return on
+
+
 def set_builtin(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     values = [w.value for w in args]
+    if {"k", "keyword"} & _enabled_options(args):
+        # ``set -k``: ``ls LD_PRELOAD=/x.so`` on a later line puts it in ls's environment.
+        acc.add({C.TAMPER, C.CODE}, "set -k makes later arguments environment assignments")
     if ("history" in values and any(v.startswith("+o") for v in values)) or "+H" in values:
         acc.add(C.TAMPER, "set +o history stops recording history")
     elif any(v in ("-T", "-o", "+o") for v in values) and "functrace" in values:
@@ -163,6 +184,12 @@ def set_builtin(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
 
 def shopt(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     values = {w.value for w in args}
+    letters = {ch for v in values if v.startswith("-") for ch in v[1:]}
+    if "o" in letters:  # ``shopt -so NAME`` is ``set -o NAME``
+        if "s" in letters and "keyword" in values:
+            acc.add({C.TAMPER, C.CODE}, "shopt -so keyword makes later arguments assignments")
+        if "u" in letters and "history" in values:
+            acc.add(C.TAMPER, "shopt -uo history stops recording history")
     if "-u" in values and values & {"histappend", "cmdhist", "lithist"}:
         acc.add(C.TAMPER, "shopt stops recording history")
     elif values & {"extdebug"}:
@@ -192,10 +219,13 @@ def alias(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
         if w.lit is None:
             acc.add({C.UNKNOWN, C.CODE}, "alias to a computed command")
             continue
+        from .walker import handler_for  # the walker imports this module
+
         if (
             name in programs.PROGRAMS
             or name in programs.SHELLS
             or name in ("cd", "exit", "history", "command", "builtin", "type", "alias")
+            or handler_for(name) is not None
         ):
             acc.add({C.TAMPER, C.CODE}, f"alias {name} redefines a program")
         acc.add(C.SESSION, "alias")

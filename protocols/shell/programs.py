@@ -34,7 +34,7 @@ READ: frozenset[str] = frozenset(
     lsattr  systemd-analyze   cut xmllint zdiff zcmp
     zmore bzgrep xzgrep lzcat
     arp    free  bc dc units
-    : logout read mapfile readarray shift return exit break continue getopts let unalias-list
+    : logout read mapfile readarray shift return exit break continue getopts let caller
     """.split()
 )
 
@@ -171,12 +171,13 @@ MODIFIES_ARGS: frozenset[str] = frozenset(
     """.split()
 )
 
-#: Environment variables whose change is tamper: they alter what history/recording sees
-#: or the lexing state of a database session started from this line.
+#: Environment variables whose change is tamper: they alter what history/recording sees,
+#: what later lines' ``~`` means to the path checks (HOME), or the lexing state of a
+#: database session started from this line.
 TAMPER_VARS: frozenset[str] = frozenset(
     """
     HISTFILE HISTSIZE HISTFILESIZE HISTCONTROL HISTIGNORE HISTTIMEFORMAT PROMPT_COMMAND
-    PS0 PS1 PS4 TMOUT PGOPTIONS PGCLIENTENCODING SAVEHIST HISTORY
+    PS0 PS1 PS2 PS4 TMOUT PGOPTIONS PGCLIENTENCODING SAVEHIST HISTORY HOME
     """.split()
 )
 
@@ -187,7 +188,7 @@ CODE_VARS: frozenset[str] = frozenset(
     GIT_EXTERNAL_DIFF GIT_PAGER GIT_EDITOR GIT_ASKPASS GIT_EXEC_PATH PAGER EDITOR VISUAL
     LESSOPEN LESSCLOSE SSH_ASKPASS SUDO_ASKPASS PYTHONSTARTUP PYTHONPATH PYTHONHOME
     PERL5OPT PERL5LIB PERLLIB NODE_OPTIONS NODE_PATH RUBYOPT RUBYLIB BASH_FUNC SHELLOPTS
-    BASHOPTS PROMPT_COMMAND MANPAGER BROWSER SYSTEMD_PAGER
+    BASHOPTS PROMPT_COMMAND MANPAGER BROWSER SYSTEMD_PAGER EXECIGNORE MAILPATH
     """.split()
 )
 

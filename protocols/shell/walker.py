@@ -10,7 +10,8 @@ from tree_sitter import Language, Node, Parser
 
 from protocols.classification import Category
 
-from . import handlers, paths, programs, wrappers
+from . import assign, handlers, paths, programs, wrappers
+from .assign import arith_assignments, check_variable
 from .core import MAX_DEPTH, Acc, Ctx
 from .words import SOURCES, Word, ascii_for_parser, heredoc_text, text_of, word
 
@@ -66,6 +67,30 @@ def _walk(node: Node, acc: Acc, ctx: Ctx) -> None:
         kind == "compound_statement" and node.children and node.children[0].type == "(("
     ):
         _arith_guard(node, acc)
+        if kind != "test_command":
+            arith_assignments(text_of(node), acc, "arithmetic")
+        _children(node, acc, ctx)
+    elif kind == "c_style_for_statement":
+        for field in ("initializer", "condition", "update"):
+            for part in node.children_by_field_name(field):
+                arith_assignments(text_of(part), acc, "arithmetic for")
+        _children(node, acc, ctx)
+    elif kind == "for_statement":
+        # ``for PATH in /tmp/x; do ls; done`` and ``select`` assign their variable.
+        var = node.child_by_field_name("variable")
+        if var is not None:
+            check_variable(text_of(var), acc)
+        _children(node, acc, ctx)
+    elif kind == "expansion":
+        _expansion(node, acc)
+        _children(node, acc, ctx)
+    elif kind == "binary_expression" and any(
+        c.type == "test_operator" and text_of(c) in _ARITH_TESTS for c in node.children
+    ):
+        # ``[[ 1 -eq PATH=1 ]]`` evaluates both operands arithmetically.
+        for c in node.children:
+            if c.is_named and c.type != "test_operator":
+                arith_assignments(text_of(c), acc, "[[ arithmetic test")
         _children(node, acc, ctx)
     elif kind == "heredoc_redirect":
         _children(node, acc, ctx)
@@ -73,6 +98,25 @@ def _walk(node: Node, acc: Acc, ctx: Ctx) -> None:
         _redirect(node, acc, ctx)
     else:
         _children(node, acc, ctx)
+
+
+_ARITH_TESTS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
+
+
+def _expansion(node: Node, acc: Acc) -> None:
+    """``${X:=v}`` assigns X; ``${x@P}`` runs command substitutions stored in x."""
+    ops = [text_of(c) for c in node.children if not c.is_named]
+    if "@" in ops and "P" in ops:
+        acc.add(C.CODE, "prompt expansion ${x@P} runs the command text a variable holds")
+    if not {"=", ":="} & set(ops):
+        return
+    target = next((c for c in node.children if c.type in ("variable_name", "subscript")), None)
+    if "!" in ops or target is None:
+        acc.add({C.UNKNOWN, C.CODE}, "expansion assigns a variable whose name is computed")
+        return
+    name = target.child_by_field_name("name") if target.type == "subscript" else target
+    check_variable(text_of(name) if name is not None else "", acc)
+    acc.add(C.SESSION, "expansion assigns a default value")
 
 
 def _children(node: Node, acc: Acc, ctx: Ctx) -> None:
@@ -110,6 +154,8 @@ def _command(node: Node, acc: Acc, ctx: Ctx, stdin: str | None = None) -> None:
             _history_guard(child, acc)
     if not argv:
         return
+    if len(argv) == 1 and argv[0].lit == "exec":
+        _exec_redirects(node, acc)
     ctx.run(argv, acc, ctx.with_stdin(stdin))
 
 
@@ -130,6 +176,8 @@ def _redirected(node: Node, acc: Acc, ctx: Ctx) -> None:
         elif child.type == "herestring_redirect":
             named = [c for c in child.children if c.is_named]
             stdin, fed = (word(named[0]).lit if len(named) == 1 else None), True
+    if body is not None and body.type == "command" and _is_bare_exec(body):
+        _exec_redirects(node, acc)
     for child in node.children:
         if body is not None and child.id == body.id:
             if child.type == "command":
@@ -138,6 +186,38 @@ def _redirected(node: Node, acc: Acc, ctx: Ctx) -> None:
                 _walk(child, acc, ctx)
         else:
             _walk(child, acc, ctx)
+
+
+def _exec_redirects(node: Node, acc: Acc) -> None:
+    """``exec <f`` / ``exec >f`` rewire the shell itself for every later line."""
+    for child in node.children:
+        if child.type in ("heredoc_redirect", "herestring_redirect"):
+            acc.add(C.CODE, "exec makes the shell read its next commands from elsewhere")
+        if child.type != "file_redirect":
+            continue
+        ops = {c.type for c in child.children if not c.is_named}
+        fd_node = child.child_by_field_name("descriptor")
+        fd = text_of(fd_node) if fd_node is not None else ("0" if ops & _INPUT_OPS else "1")
+        dest = child.child_by_field_name("destination")
+        dup = dest is not None and dest.type == "number" and text_of(dest) in ("1", "2")
+        if fd == "0":
+            acc.add(C.CODE, "exec makes the shell read its next commands from elsewhere")
+        elif fd in ("1", "2") and not dup:
+            acc.add(C.TAMPER, "exec hides the output of every later command")
+
+
+_INPUT_OPS = frozenset({"<", "<&", "<>", "<&-"})
+
+
+def _is_bare_exec(node: Node) -> bool:
+    name = node.child_by_field_name("name")
+    others = [c for c in node.children if c.is_named and c.type != "command_name"]
+    return (
+        name is not None
+        and not others
+        and bool(name.children)
+        and word(name.children[0]).lit == "exec"
+    )
 
 
 def _redirect(node: Node, acc: Acc, ctx: Ctx) -> None:
@@ -165,50 +245,71 @@ def _assignment(node: Node, acc: Acc, ctx: Ctx, prefix: bool) -> None:
     name = node.child_by_field_name("name")
     var = text_of(name) if name is not None else ""
     value = node.child_by_field_name("value")
-    check_variable(var.split("[")[0], acc, word(value).text if value is not None else "")
+    check_variable(var.split("[")[0], acc, text_of(value) if value is not None else "")
     if name is not None and name.type == "subscript":
         _arith_guard(name, acc)
+        index = name.child_by_field_name("index")
+        if index is not None:  # indexed arrays evaluate the subscript: ``a[PATH=1]=x``
+            arith_assignments(text_of(index), acc, "array subscript")
     _children(node, acc, ctx)
     if not prefix:
         acc.add(C.SESSION, "variable assignment")
 
 
-def check_variable(var: str, acc: Acc, value: str | None = None) -> None:
-    """Setting or unsetting certain variables is tamper or code (see programs.py)."""
-    if var in programs.TAMPER_VARS:
-        acc.add(C.TAMPER, f"changes {var}")
-    if var == "PATH" and value is not None and value.startswith("*:") and "." not in value:
-        # ``PATH=$PATH:/opt/bin`` appends: programs found before keep winning. Prepending
-        # (or replacing) lets a directory shadow every command.
-        return
-    if var in programs.CODE_VARS or var.startswith("BASH_FUNC_"):
-        acc.add(C.CODE, f"{var} makes programs run other code")
-
-
 def _declaration(node: Node, acc: Acc, ctx: Ctx) -> None:
     keyword = node.children[0].type if node.children else "declare"
     acc.statements.append(keyword)
+    nameref = named = False
     for child in node.children[1:]:
         if child.type == "variable_assignment":
+            named = True
             _assignment(child, acc, ctx, prefix=True)
         elif child.type == "variable_name":
+            named = True
             check_variable(text_of(child), acc)
         else:
-            lit = word(child).value
+            w = word(child)
+            lit = w.value
             if _SUBSCRIPT_CODE.search(lit) and "[" in lit:
                 acc.add(C.CODE, "array subscript evaluates command text")
-            if lit.startswith("-") and "f" in lit:
-                acc.add(C.CODE, f"{keyword} {lit} manipulates functions")
+            if w.lit is not None and lit.startswith(("-", "+")):
+                if lit.startswith("-") and "f" in lit:
+                    acc.add(C.CODE, f"{keyword} {lit} manipulates functions")
+                # ``export -n`` un-exports; for the others ``-n`` makes a nameref.
+                nameref = nameref or (keyword != "export" and lit[0] == "-" and "n" in lit)
+            else:
+                named = True
+                _declared_word(keyword, w, text_of(child), acc)
             _children(child, acc, ctx)
+    if nameref and named:
+        # ``declare -n P=PATH``: a later ``P=/tmp`` assigns PATH, and that line cannot know.
+        acc.add({C.CODE, C.TAMPER}, "nameref makes later assignments hit another variable")
     acc.add(C.SESSION, f"{keyword} sets shell variables")
+
+
+_DECLARED = re.compile(r"([A-Za-z_]\w*)(\[[^=]*\])?\+?(=|$)", re.S)
+
+
+def _declared_word(keyword: str, w: Word, source: str, acc: Acc) -> None:
+    """A quoted or computed argument: ``export 'PATH=/x'`` assigns like ``PATH=/x``."""
+    m = _DECLARED.match(w.value)
+    if m is None:
+        acc.add({C.UNKNOWN, C.CODE}, f"{keyword} of a computed variable name")
+        return
+    # Only source text with expansions can append to $PATH; a literal value replaces it.
+    value = source.partition("=")[2] if w.lit is None else None
+    check_variable(m.group(1), acc, value)
 
 
 def _unset(node: Node, acc: Acc, ctx: Ctx) -> None:
     acc.statements.append("unset")
     for child in node.children[1:]:
-        value = word(child).value
-        if not value.startswith("-"):
-            check_variable(value, acc)
+        w = word(child)
+        value = w.value
+        if w.lit is None:
+            acc.add(C.UNKNOWN, "unset of a computed name")
+        elif not value.startswith("-"):
+            check_variable(value.split("[")[0], acc)
             if value in programs.PROGRAMS:
                 acc.add(C.TAMPER, f"unset removes a function or variable named {value}")
         _children(child, acc, ctx)
@@ -220,14 +321,17 @@ def _function(node: Node, acc: Acc, ctx: Ctx) -> None:
     name = text_of(name_node) if name_node is not None else ""
     acc.statements.append("function")
     acc.obj("function", name)
-    if name in programs.PROGRAMS or name in programs.SHELLS or name in _SHADOWED:
+    shadows = name in programs.PROGRAMS or name in programs.SHELLS or name in _SHADOWED
+    if shadows or name in _ALL_HANDLERS:
         acc.add({C.TAMPER, C.CODE}, f"function {name} shadows a program")
     ctx.functions.add(name)
     _children(node, acc, ctx)
 
 
 #: Names whose redefinition changes what later lines mean even if not in a table.
-_SHADOWED = frozenset({"cd", "exit", "logout", "history", "command", "builtin", "type"})
+_SHADOWED = frozenset(
+    {"cd", "exit", "logout", "history", "command", "builtin", "type", "command_not_found_handle"}
+)
 
 
 def run_argv(argv: list[Word], acc: Acc, ctx: Ctx) -> None:
@@ -290,7 +394,7 @@ _SUBSCRIPT_EVALUATORS = frozenset(
     {"printf", "read", "test", "[", "let", "mapfile", "readarray", "wait", "unset", "getopts"}
 )
 
-_ALL_HANDLERS = {**wrappers.HANDLERS, **handlers.HANDLERS}
+_ALL_HANDLERS = {**wrappers.HANDLERS, **handlers.HANDLERS, **assign.HANDLERS}
 
 
 def handler_for(prog: str) -> object | None:

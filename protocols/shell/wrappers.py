@@ -11,6 +11,7 @@ import re
 from protocols.classification import Category
 
 from . import programs
+from .assign import check_variable
 from .core import Acc, Ctx, Handler, has_flag, positionals, split_options
 from .words import Word
 
@@ -139,8 +140,6 @@ def sudo(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
         if name in ("-u", "--user", "-g", "--group") and value:
             acc.obj("user", value)
     while rest and rest[0].lit is not None and re.fullmatch(r"\w+=.*", rest[0].lit, re.S):
-        from .walker import check_variable
-
         check_variable(rest[0].lit.partition("=")[0], acc)
         rest = rest[1:]
     if prog == "sudoedit" or "-e" in names or "--edit" in names:
@@ -186,8 +185,6 @@ def su(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
 
 
 def env(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
-    from .walker import check_variable
-
     vals = _opts("-u", "--unset", "-C", "--chdir", "-S", "--split-string", "-a", "--argv0")
     opts, rest = split_options(args, vals)
     for name, value in opts:
