@@ -9,6 +9,7 @@ Variants:
   walsim       statement and result events packed into a write-ahead log, never rendered
   walproc      walsim, plus a second process that renders the transcripts from that log
   batched      walsim, plus in-process rendering every 10 ms instead of before forwarding
+  native       statement and result events rendered by bench/lib/native/render.c (gcc)
   timed        full, printing the median time of each recording step to its log at exit
   full         the shipped daemon (same as `airlock serve`)
 
@@ -207,6 +208,84 @@ def _simulate_batched(directory: str) -> None:
     writer.TranscriptWriter.completed = lazy_completed  # type: ignore[method-assign]
 
 
+def _native(directory: str) -> None:
+    """The two hot events rendered by bench/lib/native/render.c (compiled here with gcc,
+    linked to OpenSSL's SHA-256): what a native renderer would save. Falls back to the
+    Python path for text it would have to redact, non-ASCII text and reviews."""
+    import importlib.util
+    import subprocess
+    import sysconfig
+    import time
+
+    from gateway.recording import writer
+
+    src = os.path.join(os.path.dirname(__file__), "native", "render.c")
+    so = os.path.join(directory, "_airlock_render.so")
+    include = sysconfig.get_paths()["include"]
+    cmd = ["gcc", "-O2", "-shared", "-fPIC", "-Wno-deprecated-declarations", f"-I{include}"]
+    subprocess.run([*cmd, src, "-o", so, "-lcrypto"], check=True)
+    spec = importlib.util.spec_from_file_location("_airlock_render", so)
+    assert spec is not None and spec.loader is not None
+    native = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(native)
+
+    def segments(fmt: bytes) -> tuple[bytes, ...]:
+        parts, current, i = [], b"", 0
+        while i < len(fmt):
+            if fmt[i : i + 2] == b"%%":
+                current, i = current + b"%", i + 2
+            elif fmt[i : i + 2] in (b"%s", b"%d"):
+                parts.append(current)
+                current, i = b"", i + 2
+            else:
+                current, i = current + fmt[i : i + 1], i + 1
+        return (*parts, current)
+
+    cut: dict[bytes, tuple[bytes, ...]] = {}
+    python_decided, python_completed = (
+        writer.TranscriptWriter.decided,
+        writer.TranscriptWriter.completed,
+    )
+
+    def decided(self: Any, action: Any, outcome: Any) -> None:
+        c, v = outcome.classification, outcome.verdict
+        key = (action.kind, c.categories, c.objects, v.decision, v.rule, outcome.allowed)
+        tpl = self._rec._templates.get(key)
+        if (
+            tpl is None
+            or self.closed
+            or outcome.request_id is not None
+            or self._rec.redactor._custom
+        ):
+            python_decided(self, action, outcome)
+            return
+        segs = cut.get(tpl.fmt) or cut.setdefault(tpl.fmt, segments(tpl.fmt))
+        out = native.statement(
+            segs, self._raw, self._hex, self._seq + 1, action.raw, action.text, time.time()
+        )
+        if out is None:
+            python_decided(self, action, outcome)
+            return
+        line, self._raw, self._hex = out
+        self._append(line)
+        self._seq += 1
+
+    def completed(self: Any, tag: str, duration_ms: float) -> None:
+        tpl = self._rec._templates.get(tag)
+        if tpl is None or self.closed:
+            python_completed(self, tag, duration_ms)
+            return
+        segs = cut.get(tpl.fmt) or cut.setdefault(tpl.fmt, segments(tpl.fmt))
+        line, self._raw, self._hex = native.result(
+            segs, self._raw, self._hex, self._seq + 1, round(duration_ms, 3), time.time()
+        )
+        self._append(line)
+        self._seq += 1
+
+    writer.TranscriptWriter.decided = decided  # type: ignore[method-assign]
+    writer.TranscriptWriter.completed = completed  # type: ignore[method-assign]
+
+
 def main() -> int:
     variant, rest = sys.argv[1].split(".")[0], sys.argv[2:]  # "full.2": a second copy
     if variant == "noresult":  # transcripts without result events (to price them)
@@ -221,6 +300,9 @@ def main() -> int:
         variant = "full"
     if variant == "timed":
         _time_recording()
+        variant = "full"
+    if variant == "native":
+        _native(os.path.dirname(os.path.abspath(rest[rest.index("--config") + 1])))
         variant = "full"
     if variant in ("walsim", "walproc", "batched"):
         directory = os.path.dirname(os.path.abspath(rest[rest.index("--config") + 1]))
