@@ -208,6 +208,46 @@ def _simulate_batched(directory: str) -> None:
     writer.TranscriptWriter.completed = lazy_completed  # type: ignore[method-assign]
 
 
+def _check_native(native: Any, segments: Any) -> None:
+    """Refuse to start unless the C renderer writes the Python templates' exact bytes."""
+    import binascii
+    import hashlib
+    import random
+
+    import orjson
+
+    from gateway.recording import writer
+    from gateway.recording.template import compile_template
+
+    constants = {"type": "statement", "kind": "query", "categories": ["read"], "rule": "r%d"}
+    tpl = compile_template(constants, writer._STATEMENT_SLOTS)
+    rtpl = compile_template({"type": "result", "tag": "SELECT 1"}, writer._RESULT_SLOTS)
+    assert tpl is not None and rtpl is not None
+    prev = bytes(range(32))
+    prevx = binascii.hexlify(prev)
+    for seq in range(20000):
+        text = "".join(chr(random.randrange(128)) for _ in range(random.randrange(60)))
+        ts = 1.7e9 + random.random() * 1e8
+        duration = round(random.random() * random.choice([1, 1e3, 1e6]), 3)
+        sha = binascii.hexlify(hashlib.sha256(text.encode()).digest())
+        bodies = [
+            (
+                native.statement(segments(tpl.fmt), prev, prevx, seq, text.encode(), text, ts),
+                tpl.fmt % (prevx, seq, sha, orjson.dumps(text), orjson.dumps(ts)),
+            ),
+            (
+                native.result(segments(rtpl.fmt), prev, prevx, seq, duration, ts),
+                rtpl.fmt % (orjson.dumps(duration), prevx, seq, orjson.dumps(ts)),
+            ),
+        ]
+        for out, body in bodies:
+            if out is None:  # the redaction precheck sent it to Python
+                continue
+            digest = hashlib.sha256(prev + body).digest()
+            line = b'%s,"hash":"%s"}\n' % (body[:-1], binascii.hexlify(digest))
+            assert out == (line, digest, binascii.hexlify(digest)), (text, out, line)
+
+
 def _native(directory: str) -> None:
     """The two hot events rendered by bench/lib/native/render.c (compiled here with gcc,
     linked to OpenSSL's SHA-256): what a native renderer would save. Falls back to the
@@ -241,6 +281,7 @@ def _native(directory: str) -> None:
                 current, i = current + fmt[i : i + 1], i + 1
         return (*parts, current)
 
+    _check_native(native, segments)
     cut: dict[bytes, tuple[bytes, ...]] = {}
     python_decided, python_completed = (
         writer.TranscriptWriter.decided,
