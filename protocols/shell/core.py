@@ -22,6 +22,18 @@ class Acc:
     objects: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     cacheable: bool = True
+    #: Literal ``cd`` targets seen so far on this line: relative paths are also resolved
+    #: against each (any of them may be in effect; over-approximating only adds flags).
+    cwds: list[str] = field(default_factory=list)
+
+    def cd(self, target: str) -> None:
+        """Record ``cd target``; a relative target is also joined to the earlier ones."""
+        if len(self.cwds) >= 16:  # bounds the work per path; later cds are tail-matched
+            return
+        joined = [] if target.startswith(("/", "~")) else [f"{d}/{target}" for d in self.cwds]
+        for d in (target, *joined):
+            if d not in self.cwds:
+                self.cwds.append(d)
 
     def add(self, cats: Category | Iterable[Category], why: str) -> None:
         """Record categories; a reason is kept for each one that is not benign."""

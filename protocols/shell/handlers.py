@@ -23,6 +23,8 @@ def scan_paths(prog: str, args: list[Word], acc: Acc) -> None:
     """Secret paths read by anything are export; sensitive targets modified are flagged."""
     modifies = prog in programs.MODIFIES_ARGS
     metadata = prog in programs.METADATA_ONLY
+    cwds = tuple(acc.cwds)
+    bare = _bare_file_args(prog, args)
     count = 0
     previous: str | None = None
     for w in args:
@@ -35,7 +37,7 @@ def scan_paths(prog: str, args: list[Word], acc: Acc) -> None:
             continue
         elif re.fullmatch(r"(if|of)=.*", value):
             value = value[3:]
-        pathlike = "/" in value or "." in value or "~" in value
+        pathlike = "/" in value or "." in value or "~" in value or id(w) in bare
         if not value or (not pathlike and not (modifies and value != "*")):
             continue
         if output:
@@ -43,7 +45,7 @@ def scan_paths(prog: str, args: list[Word], acc: Acc) -> None:
             acc.add(cats, f"{prog} writes {value}")
             continue
         if not metadata and not (prog == "openssl" and value.endswith((".pem", ".crt"))):
-            cats = paths.read_categories(value)
+            cats = paths.read_categories(value, cwds)
             if cats:
                 acc.add(cats, f"{prog} touches {value}")
                 acc.obj("path", paths.normalize(value))
@@ -55,6 +57,54 @@ def scan_paths(prog: str, args: list[Word], acc: Acc) -> None:
         if count < 8 and ("/" in value or value.startswith("~")):
             acc.obj("path", paths.normalize(value))
             count += 1
+    for value in _recursive_sources(prog, args):
+        if paths.is_secret_dir(value, cwds):
+            acc.add(C.EXPORT, f"{prog} reads everything under {value}")
+            acc.obj("path", paths.normalize(value))
+
+
+#: Programs that read files named by a bare word (``cat shadow``): only for them is a
+#: word with no ``/`` or ``.`` taken as a path, so ``echo shadow`` stays what it was.
+_BARE_READERS = frozenset(
+    """
+    cat tac nl less more most head tail base64 base32 basenc xxd od hexdump hd strings
+    cp scp rsync tar bsdtar zip 7z 7za gzip bzip2 xz zstd sort uniq cut paste diff cmp
+    fold rev iconv view vi vim nvim nano emacs grep egrep fgrep zgrep rg ag ack
+    """.split()
+)
+
+_GREPS = frozenset("grep egrep fgrep zgrep rg ag ack".split())
+
+
+def _bare_file_args(prog: str, args: list[Word]) -> set[int]:
+    """Ids of the words a file reader takes as files (a grep's pattern is not one)."""
+    if prog not in _BARE_READERS:
+        return set()
+    pos = positionals(args, frozenset({"-n", "-c", "-e", "-f", "-m", "-A", "-B", "-C", "-w"}))
+    if prog in _GREPS and not has_flag(args, "-e", "-f", "--regexp", "--file"):
+        pos = pos[1:]
+    return {id(w) for w in pos}
+
+
+def _recursive_sources(prog: str, args: list[Word]) -> list[str]:
+    """Words an archiver, copier or recursive reader reads as whole directory trees.
+
+    Why: ``tar czf - .ssh`` names no secret file, yet reads every key below it.
+    """
+    recursive = has_flag(args, "-r", "-R", "-a", "--recursive", "--archive")
+    values = [w.value for w in args if not w.value.startswith("-")]
+    if prog in ("tar", "bsdtar", "gtar"):
+        mode = values[0] if values and args[0].value == values[0] else ""
+        if has_flag(args, "-x", "-t", "--extract", "--get", "--list") or set(mode) & set("xt"):
+            return []  # extracting or listing reads the archive, not the tree
+        return values
+    if prog in ("zip", "7z", "7za", "7zr", "rg", "ag", "ack"):
+        return values
+    if prog in ("cp", "scp", "rsync") and (recursive or prog == "rsync"):
+        return values[:-1]  # the last one is the destination
+    if prog in ("grep", "egrep", "fgrep", "zgrep", "diff") and recursive:
+        return values
+    return []
 
 
 #: Options whose value is a file the program writes (not reads).

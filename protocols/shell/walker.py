@@ -236,7 +236,7 @@ def _redirect(node: Node, acc: Acc, ctx: Ctx) -> None:
         if cats:
             acc.obj("path", paths.normalize(path))
     else:
-        cats = paths.read_categories(target.value) | {C.READ}
+        cats = paths.read_categories(target.value, tuple(acc.cwds)) | {C.READ}
         acc.add(cats, f"input read from {target.value}")
         acc.obj("path", paths.normalize(target.value))
 
@@ -367,6 +367,8 @@ def run_argv(argv: list[Word], acc: Acc, ctx: Ctx) -> None:
         "[" in w.value and _SUBSCRIPT_CODE.search(w.value) for w in args
     ):
         acc.add(C.CODE, f"{prog} evaluates an array subscript holding command text")
+    if prog in ("cd", "pushd"):
+        _cd(args, acc)
     handler = _ALL_HANDLERS.get(prog)
     lits = tuple(w.lit for w in args)
     known = handler is not None or prog in programs.PROGRAMS
@@ -387,6 +389,14 @@ def run_argv(argv: list[Word], acc: Acc, ctx: Ctx) -> None:
     else:
         acc.add(C.UNKNOWN, f"{prog} is not a known program")
     handlers.scan_paths(prog, args, acc)
+
+
+def _cd(args: list[Word], acc: Acc) -> None:
+    """Remember a ``cd`` target so later relative paths on this line resolve against it."""
+    pos = [w for w in args if not (w.lit or "").startswith(("-", "+"))]
+    target = pos[0].value if pos else "~"
+    if target and target.strip("*/"):
+        acc.cd(paths.normalize(target).rstrip("/") or "/")
 
 
 #: Builtins that evaluate ``name[subscript]`` arguments arithmetically (``a[$(id)]`` runs).
