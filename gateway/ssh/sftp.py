@@ -3,9 +3,11 @@
 Every operation is classified by its effect and passed through the checkpoint before it
 reaches the upstream: opening a file for reading is an ``export`` of that path, writing is
 ``write``, removing/overwriting is ``destructive``, setuid/setgid bits and owner changes
-are ``privilege``; all carry ``file-transfer`` except pure metadata reads. A file's reads
-and writes are decided once, at open (the decision covers the bytes that follow), and the
-byte counts are recorded at close. Refusals reach the client as SFTP permission errors.
+are ``privilege``, and a modified path gets what the shell classifier gives writing it
+(``~/.ssh/authorized_keys`` is ``privilege``, ``/etc/cron.d/*`` ``admin``); all carry
+``file-transfer`` except pure metadata reads. A file's reads and writes are decided once,
+at open (the decision covers the bytes that follow), and the byte counts are recorded at
+close. Refusals reach the client as SFTP permission errors.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from asyncssh.stream import SSHServerStreamSession  # not re-exported; the SFTP 
 from gateway.model import Action, ActionKind
 from gateway.ssh.upstream import UpstreamError
 from protocols.classification import Category, Classification
+from protocols.shell.paths import write_categories
 
 if TYPE_CHECKING:
     from gateway.checkpoint import SessionContext
@@ -31,6 +34,10 @@ _WRITE_FLAGS = asyncssh.FXF_WRITE | asyncssh.FXF_APPEND | asyncssh.FXF_CREAT | a
 _SPECIAL_BITS = 0o7000  # setuid, setgid, sticky
 
 C = Category
+_MODIFYING = frozenset(
+    {"write", "write-truncate", "mkdir", "symlink", "link", "rename", "posix-rename", "remove",
+     "rmdir", "setstat"}
+)  # fmt: skip
 
 
 def classify_op(op: str, paths: tuple[str, ...], detail: str = "") -> Classification:
@@ -57,6 +64,16 @@ def classify_op(op: str, paths: tuple[str, ...], detail: str = "") -> Classifica
             reasons.append(f"privilege: sftp setstat {detail}")
     else:
         return Classification.unknown(f"unknown: sftp operation {op}", (f"sftp-{op}",))
+    if op in _MODIFYING:
+        # The same sensitive targets as in a shell: uploading ~/.ssh/authorized_keys is
+        # privilege, /etc/cron.d admin... Every path counts, a link's target included (a
+        # later write through the link lands there).
+        for path in paths:
+            extra = write_categories(path) - {C.WRITE, C.UNKNOWN}
+            if extra:
+                cats |= extra
+                names = ", ".join(sorted(c.value for c in extra))
+                reasons.append(f"{names}: sftp {op} touches {path}")
     return Classification(
         (f"sftp-{op}",),
         frozenset(cats),

@@ -75,10 +75,34 @@ def test_env_allowlist() -> None:
     ],
 )
 def test_sftp_ops_are_classified_by_effect(op: str, categories: set[Category]) -> None:
-    c = classify_op(op, ("/etc/x",))
+    c = classify_op(op, ("/srv/data/x",))
     assert c.categories == categories
     if op != "frobnicate":
-        assert c.objects == ("path:/etc/x",)
+        assert c.objects == ("path:/srv/data/x",)
+
+
+@pytest.mark.parametrize(
+    ("op", "paths", "extra"),
+    [
+        ("write", (".ssh/authorized_keys",), {Category.PRIVILEGE}),
+        ("write-truncate", ("/root/.ssh/authorized_keys",), {Category.PRIVILEGE}),
+        ("write", ("/etc/cron.d/job",), {Category.ADMIN}),
+        ("write", ("/etc/sudoers.d/agent",), {Category.ADMIN, Category.PRIVILEGE}),
+        ("rename", ("/tmp/k", "/home/agent/.ssh/authorized_keys"), {Category.PRIVILEGE}),
+        ("symlink", ("/etc/passwd", "/tmp/p"), {Category.ADMIN, Category.PRIVILEGE}),
+        ("remove", ("/etc/systemd/system/x.service",), {Category.ADMIN}),
+        ("setstat", (".bashrc",), {Category.ADMIN}),
+        ("mkdir", ("/srv/data/new",), set()),
+    ],
+)
+def test_sftp_writes_to_sensitive_targets_are_flagged_like_the_shell(
+    op: str, paths: tuple[str, ...], extra: set[Category]
+) -> None:
+    """Uploading authorized_keys must not be a plain `write` when `echo >>` to it is not."""
+    c = classify_op(op, paths)
+    plain = classify_op(op, ("/srv/data/x",) * len(paths)).categories
+    assert c.categories == plain | extra
+    assert all(any(cat.value in r for r in c.reasons) for cat in extra)
 
 
 def test_setstat_privilege() -> None:
