@@ -68,6 +68,11 @@ def main(path: Path) -> None:
         print(f"\n{'variant CPU µs per tx':<26}" + "".join(f"{v:>20}" for v in names))
         for w in workloads:
             print(f"{w:<26}" + "".join(f"{med(cpu, v, w):>20.1f}" for v in ["airlock", *variants]))
+        if "airlock-norecord" in variants:  # issue 5's number: what recording costs in tps
+            print(f"\n{'tps / airlock-norecord':<26}" + "".join(f"{v:>20}" for v in names))
+            for w in workloads:
+                base = med(tps, "airlock-norecord", w)
+                print(f"{w:<26}" + "".join(f"{med(tps, v, w) / base:>20.2f}" for v in names))
     rounds = max(len(v) for v in tps.values())
     print(f"\nmedian of {rounds} round(s); per-round tps:")
     for w in workloads:
