@@ -20,7 +20,7 @@ from gateway.recording import chain
 
 
 class Slot(Enum):
-    """How a variable field's value is given to :meth:`Template.render`."""
+    """How a variable field's value is spliced into a template's ``fmt``."""
 
     JSON = "json"  # bytes already JSON-encoded (orjson.dumps of the value)
     INT = "int"  # a Python int, formatted with %d

@@ -160,7 +160,8 @@ class TranscriptWriter:
             )
             self._append(line)
             self._seq, self._raw, self._hex = seq, raw, digest.encode()
-            self._dirty()
+            if self.fsync:
+                self._rec._dirty[self.session_id] = self
             return digest
         return self._link(seq, body).decode()
 
@@ -175,10 +176,6 @@ class TranscriptWriter:
         if self.fsync:
             self._rec._dirty[self.session_id] = self
         return digest
-
-    def _dirty(self) -> None:
-        if self.fsync:
-            self._rec._dirty[self.session_id] = self
 
     def _append(self, data: bytes) -> None:
         if self._broken is not None:
@@ -349,22 +346,14 @@ class TranscriptWriter:
         tpl = rec._templates.get(tag)
         if tpl is None:
             count = tag.rsplit(" ", 1)[-1]
+            rows = int(count) if count.isdigit() else None
             tpl = rec._template(
                 tag,
-                {
-                    "type": "result",
-                    "tag": tag,
-                    "rows": int(count) if count.isdigit() else None,
-                    "sqlstate": None,
-                    "error": None,
-                },
+                {"type": "result", "tag": tag, "rows": rows, "sqlstate": None, "error": None},
                 _RESULT_SLOTS,
             )
             if tpl is None:  # pragma: no cover - see compile_template
-                rows = tag.rsplit(" ", 1)[-1]
-                self.result(
-                    tag=tag, rows=int(rows) if rows.isdigit() else None, duration_ms=duration_ms
-                )
+                self.result(tag=tag, rows=rows, duration_ms=duration_ms)
                 return
         seq = self._seq + 1
         self._link(seq, tpl.fmt % (_dumps(round(duration_ms, 3)), self._hex, seq, _dumps(_now())))
