@@ -270,9 +270,16 @@ def _check_signature(report: VerifyReport, end: _Line, public_key: Ed25519Public
         report.add("bad-signature", end.seq, f"signed by key {end.key[:16]}…, not the given key")
         return
     try:
-        public_key.verify(base64.b64decode(end.signature, validate=True), bytes.fromhex(end.hash))
+        signature = base64.b64decode(end.signature, validate=True)
+        public_key.verify(signature, bytes.fromhex(end.hash))
     except (InvalidSignature, binascii.Error, ValueError):
         report.add("bad-signature", end.seq, "session_end signature does not verify")
+        return
+    if base64.b64encode(signature).decode() != end.signature:
+        # The last character before "==" carries 4 unused bits: 15 other spellings decode to
+        # the same signature. The signature sits outside the hashed body, so only this
+        # check makes a change to those bits visible.
+        report.add("bad-signature", end.seq, "session_end signature is not canonical base64")
         return
     report.signed = True
 

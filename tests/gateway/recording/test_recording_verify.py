@@ -194,3 +194,21 @@ def test_any_single_byte_change_is_detected(
     path = tmp_path / "hyp.jsonl"
     path.write_bytes(data[:pos] + bytes([byte]) + data[pos + 1 :])
     assert not verify_session(path, key.public_key(), head).ok
+
+
+def test_signature_spelled_differently_is_detected(
+    pristine: tuple[bytes, Ed25519PrivateKey, tuple[int, str]], tmp_path: Path
+) -> None:
+    """The base64 character before "==" has 4 unused bits; changing them leaves the decoded
+    signature valid, so verify must insist on the canonical spelling (found by the property
+    test above, which hits it about once in 100 runs)."""
+    data, key, head = pristine
+    alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    sig_end = data.rindex(b'==","key"')
+    used = alphabet.index(data[sig_end - 1]) // 16  # the 2 bits that count
+    for other in alphabet[used * 16 + 1 : used * 16 + 16]:  # same bits, other spellings
+        path = tmp_path / "hyp.jsonl"
+        path.write_bytes(data[: sig_end - 1] + bytes([other]) + data[sig_end:])
+        report = verify_session(path, key.public_key(), head)
+        assert not report.ok and not report.signed
+        assert any("canonical" in p.detail for p in report.problems), report.problems
