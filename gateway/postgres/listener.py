@@ -25,6 +25,7 @@ from gateway.model import Identity, Protocol, Session, SessionStats
 from gateway.postgres import upstream as up
 from gateway.postgres.relay import PgRelay
 from gateway.postgres.startup import StartupRefused, resolve
+from gateway.postgres.tlswrite import client_writer
 from gateway.recording.writer import TranscriptWriter
 from gateway.store.base import SessionRow, Store
 from protocols.pgwire import messages as m
@@ -345,7 +346,7 @@ class PostgresGateway:
 
         async def notify(text: str) -> None:
             if relay.client is not None and not relay.client.is_closing():
-                relay.client.write(m.notice_response(text))
+                relay.to_client(m.notice_response(text))
 
         ctx.notify = notify
         self.live[key] = _Live(target, upstream.pid, upstream.secret, relay)
@@ -363,7 +364,7 @@ class PostgresGateway:
             hello = [m.auth_ok(), *upstream.params, *upstream.notices]
             hello.append(m.backend_key_data(upstream.pid, secret))
             hello.append(m.ready_for_query(upstream.status))
-            writer.write(b"".join(hello))
+            client_writer(writer.transport)(b"".join(hello))  # TLS records libpq reads whole
             # Bytes the startup streams read past the handshake belong to the relay now.
             client_leftover = _drain_buffer(reader)
             upstream_leftover = _drain_buffer(upstream.reader)

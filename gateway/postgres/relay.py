@@ -22,6 +22,7 @@ from typing import Any
 
 from gateway.checkpoint import SQL_CACHE, Checkpoint, SessionContext
 from gateway.model import Action, ActionKind, Decision, Outcome, SessionStats, Verdict
+from gateway.postgres.tlswrite import client_writer
 from gateway.recording.writer import RecorderError, RowSampler, TranscriptWriter
 from protocols.classification import Category, Classification
 from protocols.pgwire import messages as m
@@ -97,6 +98,7 @@ class PgRelay:
         self.client_reader = m.MessageReader(max_message_bytes)
         self.upstream_reader = m.MessageReader(1 << 30)
         self.client: asyncio.Transport | None = None
+        self.to_client: Callable[[bytes], None] = lambda data: None  # set by attach()
         self.upstream: asyncio.Transport | None = None
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._blocked: tuple[set[str], set[str]] = (set(), set())  # (upstream, client) readers
@@ -129,6 +131,7 @@ class PgRelay:
 
     def attach(self, client: asyncio.Transport, upstream: asyncio.Transport) -> None:
         self.client, self.upstream = client, upstream
+        self.to_client = client_writer(client)
         client.set_protocol(_Side(self, True))
         upstream.set_protocol(_Side(self, False))
 
@@ -160,7 +163,7 @@ class PgRelay:
     def fail_client(self, sqlstate: str, text: str) -> None:
         """Tell the client what went wrong, then end the session."""
         if self.client is not None and not self.client.is_closing():
-            self.client.write(m.error_response(sqlstate, text, "FATAL"))
+            self.to_client(m.error_response(sqlstate, text, "FATAL"))
             self.client.close()
         if self.upstream is not None and not self.upstream.is_closing():
             self.upstream.write(m.terminate())
@@ -509,15 +512,14 @@ class PgRelay:
                 self._start_rows(msg)
             if keep is not None:
                 keep.append(msg)
-        client = self.client
-        if client is None:
+        if self.client is None:
             return
         if keep is not None:
-            client.write(b"".join(keep))
+            self.to_client(b"".join(keep))
         elif not had_partial and not self.upstream_reader.pending:
-            client.write(data)  # the common case: forward the read as it came
+            self.to_client(data)  # the common case: forward the read as it came
         elif msgs:
-            client.write(b"".join(msg for _, msg in msgs))
+            self.to_client(b"".join(msg for _, msg in msgs))
 
     # --- bounded result-row samples (recording.rows_limit / rows_bytes_limit) --------
 

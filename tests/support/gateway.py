@@ -7,11 +7,14 @@ blocking API) without deadlocking the gateway, exactly as against a separate dae
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Coroutine, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
+
+import uvloop
 
 from gateway.app import Airlock
 from gateway.checkpoint import Checkpoint
@@ -32,8 +35,6 @@ def base_config(state: Path, pg: PgServer, **sections: Any) -> dict[str, Any]:
     if not (keys / "audit_ed25519").exists():
         write_audit_key(keys / "audit_ed25519", keys / "audit_ed25519.pub")
         write_tls_certificate(keys / "tls.crt", keys / "tls.key", ("localhost", "127.0.0.1"))
-    import os
-
     os.environ["AIRLOCK_TEST_UPSTREAM_PASSWORD"] = UPSTREAM_PASSWORD
     targets: dict[str, Any] = {
         "main": {"protocol": "postgres", "host": pg.host, "port": pg.port, "user": "up_scram",
@@ -74,7 +75,13 @@ def base_config(state: Path, pg: PgServer, **sections: Any) -> dict[str, Any]:
 class GatewayThread:
     def __init__(self, config: Config, checkpoint: Checkpoint | None = None) -> None:
         self.config = config
-        self.loop = asyncio.new_event_loop()
+        # The loop production runs (`airlock serve` installs uvloop); AIRLOCK_TEST_LOOP=asyncio
+        # runs the suite on the standard library's loop instead, which works too.
+        self.loop = (
+            asyncio.new_event_loop()
+            if os.environ.get("AIRLOCK_TEST_LOOP") == "asyncio"
+            else uvloop.new_event_loop()
+        )
         self.thread = threading.Thread(
             target=self.loop.run_forever, name="airlock-test", daemon=True
         )
