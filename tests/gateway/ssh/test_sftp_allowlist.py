@@ -92,3 +92,33 @@ def test_long_names_never_read_the_gateway_user_database() -> None:
     name = asyncssh.SFTPName(b"f", attrs=asyncssh.SFTPAttrs(permissions=0o100644, uid=0, gid=0))
     server.format_longname(name)
     assert b" 0 " in name.longname and b"root" not in name.longname
+
+
+def test_lsetstat_is_classified_like_setstat() -> None:
+    from gateway.ssh.sftp import classify_op
+
+    plain = classify_op("lsetstat", ("/home/u/f",))
+    assert set(plain.categories) == {"write"}
+    owner = classify_op("lsetstat", ("/home/u/f",), "changes owner/group")
+    assert "privilege" in owner.categories
+    keys = classify_op("lsetstat", ("/home/u/.ssh/authorized_keys",))
+    assert "privilege" in keys.categories
+
+
+@pytest.mark.parametrize(
+    ("library", "ours"),
+    [
+        (asyncssh.SSHServer, "gateway.ssh.server._Server"),
+        (asyncssh.SSHServerSession, "gateway.ssh.channel.GatewayChannel"),
+    ],
+)
+def test_every_ssh_request_callback_is_answered_by_airlock(library: type, ours: str) -> None:
+    """Channels, forwards, tunnels, subsystems: no `*_requested` falls to asyncssh's default."""
+    import importlib
+
+    module, _, name = ours.rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    requests = [n for n, _ in inspect.getmembers(library) if n.endswith("_requested")]
+    assert requests
+    for request in requests:
+        assert request in cls.__dict__, f"{name} must decide {request}"
