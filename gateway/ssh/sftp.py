@@ -7,7 +7,9 @@ are ``privilege``, and a modified path gets what the shell classifier gives writ
 (``~/.ssh/authorized_keys`` is ``privilege``, ``/etc/cron.d/*`` ``admin``); all carry
 ``file-transfer`` except pure metadata reads. A file's reads and writes are decided once,
 at open (the decision covers the bytes that follow), and the byte counts are recorded at
-close. Refusals reach the client as SFTP permission errors.
+close. Refusals reach the client as SFTP permission errors; requests that are not relayed
+at all get "operation unsupported" (gateway/ssh/sftp_allowlist.py: nothing falls to
+asyncssh's defaults, which would act on the gateway's own disk).
 """
 
 from __future__ import annotations
