@@ -230,6 +230,16 @@ class _Server(asyncssh.SSHServer):
         self._refused_forward("streamlocal-forward", args)
         return False
 
+    # Layer 3/2 tunnels (`ssh -w`): asyncssh's default refuses too, but invariant 8 wants
+    # the refusal stated here, not left to a library default.
+    def tun_requested(self, *args: Any) -> bool:
+        self._refused_forward("tun", args)
+        return False
+
+    def tap_requested(self, *args: Any) -> bool:
+        self._refused_forward("tap", args)
+        return False
+
     def _refused_forward(self, kind: str, args: Sequence[Any]) -> None:
         if self.state is not None:
             self.state.record(
