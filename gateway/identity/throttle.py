@@ -1,13 +1,14 @@
-"""Failed-login throttling, per user name and per client address, shared by HTTP and SSH.
+"""Failed-login throttling, per user name and per client address: HTTP, SSH and Postgres.
 
 Every failed password (or token) check counts against two keys: the user name tried and
-the address it came from. After ``free_failures`` failures on a key within
-``forget_after_s``, the key is blocked for ``backoff_s``, doubling with each further
-failure up to ``max_backoff_s``. A blocked key is refused before any credential is
-checked, so guessing stops learning anything; attempts while blocked do not count (a
-person retrying does not extend their own wait). A success clears the user's count, never
-the address's: one valid account cannot launder an address that is guessing another
-account's password.
+the address it came from. After ``free_failures`` failures on a user
+(``address_free_failures`` on an address: many people and programs share one, behind NAT
+or on one application host) within ``forget_after_s``, the key is blocked for
+``backoff_s``, doubling with each further failure up to ``max_backoff_s``. A blocked key
+is refused before any credential is checked, so guessing stops learning anything;
+attempts while blocked do not count (a person retrying does not extend their own wait).
+A success clears the user's count, never the address's: one valid account cannot launder
+an address that is guessing another account's password.
 
 The per-user key is what stops a guesser spread over many addresses, and it is also what
 lets anyone delay a given user's logins by failing on purpose; the cap on the backoff
@@ -34,7 +35,8 @@ class ThrottleSettings:
     """``[identity.throttle]``."""
 
     failure_delay_s: float = 0.5  # every failed login answers no sooner than this
-    free_failures: int = 5  # failures on one key before it is blocked
+    free_failures: int = 5  # failures on one user name before it is blocked
+    address_free_failures: int = 20  # failures from one address before it is blocked
     backoff_s: float = 1.0  # the first block; doubles per further failure
     max_backoff_s: float = 60.0
     forget_after_s: float = 900.0  # a key with no failure for this long starts over
@@ -49,13 +51,15 @@ def parse_throttle(sec: _Section) -> ThrottleSettings:
         if value < 0:
             raise ConfigError(sec.key(name), f"must be >= 0, got {value!r}")
         values[name] = value
-    free = sec.get("free_failures", int, defaults.free_failures)
-    if free < 1:
-        raise ConfigError(sec.key("free_failures"), f"must be >= 1, got {free!r}")
+    for name in ("free_failures", "address_free_failures"):
+        count = sec.get(name, int, getattr(defaults, name))
+        if count < 1:
+            raise ConfigError(sec.key(name), f"must be >= 1, got {count!r}")
+        values[name] = count
     if values["max_backoff_s"] < values["backoff_s"]:
         raise ConfigError(sec.key("max_backoff_s"), "must be >= backoff_s")
     sec.finish()
-    return ThrottleSettings(free_failures=free, **values)
+    return ThrottleSettings(**values)
 
 
 @dataclass(slots=True)
@@ -100,7 +104,8 @@ class LoginThrottle:
                 entry = _Entry()
             entry.failures += 1
             entry.last = now
-            over = entry.failures - s.free_failures
+            free = s.free_failures if name.startswith("u:") else s.address_free_failures
+            over = entry.failures - free
             if over >= 0:
                 entry.blocked_until = now + min(s.max_backoff_s, s.backoff_s * 2 ** min(over, 32))
             self._keys[name] = entry  # re-inserted: the dict stays ordered by last failure

@@ -58,7 +58,13 @@ async def test_unknown_user_and_wrong_password_look_the_same(gw: Gw) -> None:
 
 async def test_failed_password_logins_are_throttled(gw: Gw) -> None:
     gw.gateway.authenticator.throttle.reconfigure(
-        ThrottleSettings(failure_delay_s=0, free_failures=2, backoff_s=60, max_backoff_s=60)
+        ThrottleSettings(
+            failure_delay_s=0,
+            free_failures=2,
+            address_free_failures=2,
+            backoff_s=60,
+            max_backoff_s=60,
+        )
     )
     assert await _password_login(gw, "agent:box", PASSWORD)
     for _ in range(2):

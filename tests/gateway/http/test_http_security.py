@@ -201,7 +201,15 @@ async def test_page_and_api_show_hidden_characters_escaped(site: Site) -> None:
 
 
 def _throttle(**kw: Any) -> dict[str, Any]:
-    return {"throttle": {"failure_delay_s": 0, "free_failures": 2, "backoff_s": 60, **kw}}
+    return {
+        "throttle": {
+            "failure_delay_s": 0,
+            "free_failures": 2,
+            "address_free_failures": 2,
+            "backoff_s": 60,
+            **kw,
+        }
+    }
 
 
 async def test_failed_logins_are_throttled_per_address(site: Site, tmp_path: Path) -> None:

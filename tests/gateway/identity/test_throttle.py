@@ -15,7 +15,8 @@ class Clock:
 
 def _throttle(**kw: float) -> tuple[LoginThrottle, Clock]:
     clock = Clock()
-    settings = ThrottleSettings(**{"free_failures": 3, "backoff_s": 2.0, "max_backoff_s": 10.0,
+    settings = ThrottleSettings(**{"free_failures": 3, "address_free_failures": 3,
+                                   "backoff_s": 2.0, "max_backoff_s": 10.0,
                                    "forget_after_s": 100.0, **kw})  # type: ignore[arg-type]  # fmt: skip
     return LoginThrottle(settings, clock), clock
 
@@ -47,6 +48,15 @@ def test_per_user_and_per_address_independently() -> None:
         t.failed("carol", f"10.0.1.{n}")
     assert t.retry_after("carol", "10.0.9.9") == 2.0
     assert t.retry_after("dave", "10.0.9.9") == 0
+
+
+def test_an_address_may_fail_more_often_than_a_user() -> None:
+    t, _ = _throttle(address_free_failures=5)
+    for n in range(4):
+        t.failed(f"user{n}", "10.0.0.1")
+        assert t.retry_after("nobody", "10.0.0.1") == 0
+    t.failed("user9", "10.0.0.1")
+    assert t.retry_after("nobody", "10.0.0.1") == 2.0
 
 
 def test_success_clears_the_user_but_not_the_address() -> None:
