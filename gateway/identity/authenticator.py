@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from gateway import metrics
 from gateway.config import Config, User
 from gateway.identity.passwords import Verifier, check_password, make_verifier, parse_verifier
 from gateway.identity.settings import IdentitySettings, parse_identity
@@ -172,25 +173,24 @@ class Authenticator:
     async def login(self, username: str, password: str, addr: str) -> Identity | Throttled | None:
         """`check_password` behind the failed-login throttle (per user, per address) and
         the failure delay: a refusal takes at least `failure_delay_s`, whoever it is for."""
-        return await self._guarded(username, addr, self.check_password(username, password))
+        return await self._guarded(username, addr, lambda: self.check_password(username, password))
 
     async def login_token(self, token: str, addr: str) -> Identity | Throttled | None:
         """`check_token` behind the same throttle; the user key is the token's id."""
         token_id = parse_token(token)
         key = f"token:{token_id}" if token_id else "token:?"
-        return await self._guarded(key, addr, self.check_token(token))
+        return await self._guarded(key, addr, lambda: self.check_token(token))
 
     async def _guarded(
-        self, key: str, addr: str, check: Awaitable[Identity | None]
+        self, key: str, addr: str, check: Callable[[], Awaitable[Identity | None]]
     ) -> Identity | Throttled | None:
         wait = self.throttle.retry_after(key, addr)
         if wait > 0:
-            if asyncio.iscoroutine(check):
-                check.close()
+            metrics.rejected("login-throttled")
             log.warning("login of %r from %s refused: throttled for %.0f s", key, addr, wait)
             return Throttled(wait)
         started = time.monotonic()
-        identity = await check
+        identity = await check()
         if identity is not None:
             self.throttle.succeeded(key, addr)
             return identity

@@ -263,6 +263,7 @@ class PostgresGateway:
         throttle = self.authenticator.throttle
         wait = throttle.retry_after(user, peer_host)
         if wait > 0:
+            metrics.rejected("login-throttled")
             raise ClientError(
                 f"airlock: too many failed logins for this user or address; "
                 f"retry in {math.ceil(wait)} s",

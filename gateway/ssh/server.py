@@ -152,7 +152,6 @@ class _Server(asyncssh.SSHServer):
         peer = self.conn.get_extra_info("peername") or ("",)
         result = await self.gw.authenticator.login(user, password, str(peer[0]))
         if isinstance(result, Throttled):
-            metrics.rejected("login-throttled")
             self.conn.send_auth_banner(
                 f"airlock: too many failed logins; retry in {math.ceil(result.retry_after_s)} s\n"
             )
