@@ -143,7 +143,7 @@ class Authenticator:
         verifier = self._verifiers.get(username)
         if user is None or verifier is None:
             # Unknown (or password-less) name: spend the same derivation as a wrong password.
-            check_password(verifier or _DUMMY, password)
+            check_password(_DUMMY, password)
         elif check_password(verifier, password):
             return self.identity_for(user)
         if user is not None or self.directory is None:
@@ -184,17 +184,20 @@ class Authenticator:
     async def _guarded(
         self, key: str, addr: str, check: Callable[[], Awaitable[Identity | None]]
     ) -> Identity | Throttled | None:
-        wait = self.throttle.retry_after(key, addr)
+        wait = self.throttle.attempt(key, addr)
         if wait > 0:
             metrics.rejected("login-throttled")
             log.warning("login of %r from %s refused: throttled for %.0f s", key, addr, wait)
             return Throttled(wait)
         started = time.monotonic()
-        identity = await check()
+        try:
+            identity = await check()
+        except BaseException:  # cancelled (the client left) or failed: no answer was given
+            self.throttle.abandoned(key, addr)
+            raise
         if identity is not None:
             self.throttle.succeeded(key, addr)
             return identity
-        self.throttle.failed(key, addr)
         delay = self.throttle.settings.failure_delay_s - (time.monotonic() - started)
         if delay > 0:
             await asyncio.sleep(delay)

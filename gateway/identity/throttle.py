@@ -80,6 +80,7 @@ class Throttled:
 class LoginThrottle:
     settings: ThrottleSettings = field(default_factory=ThrottleSettings)
     clock: Callable[[], float] = time.monotonic
+    max_keys: int = MAX_KEYS
     _keys: dict[str, _Entry] = field(default_factory=dict)
 
     def _names(self, user: str, addr: str) -> tuple[str, ...]:
@@ -95,7 +96,19 @@ class LoginThrottle:
                 wait = max(wait, entry.blocked_until - now)
         return wait
 
+    def attempt(self, user: str, addr: str) -> float:
+        """Call before checking credentials. A positive answer is the wait: refuse without
+        checking (nothing is counted). Zero: go ahead; the attempt already counts as a
+        failure, so concurrent attempts whose checks await (the store, the directory, a
+        Postgres client's next message) cannot all start before the first one fails.
+        `succeeded` takes it back."""
+        wait = self.retry_after(user, addr)
+        if wait <= 0:
+            self.failed(user, addr)
+        return max(0.0, wait)
+
     def failed(self, user: str, addr: str) -> None:
+        """Count one failure now (`attempt` does this for every attempt it lets through)."""
         now = self.clock()
         s = self.settings
         for name in self._names(user, addr):
@@ -112,7 +125,25 @@ class LoginThrottle:
         self._prune(now)
 
     def succeeded(self, user: str, addr: str) -> None:
+        """After an `attempt` that logged in: the user starts over, the address gets back
+        the one failure the attempt counted (and nothing more)."""
         self._keys.pop(f"u:{user}", None)
+        if addr:
+            self._give_back(f"a:{addr}", self.settings.address_free_failures)
+
+    def abandoned(self, user: str, addr: str) -> None:
+        """After an `attempt` whose check never finished (the client went away first, as
+        psql does before prompting for a password): nothing was learnt, nothing counts."""
+        self._give_back(f"u:{user}", self.settings.free_failures)
+        if addr:
+            self._give_back(f"a:{addr}", self.settings.address_free_failures)
+
+    def _give_back(self, name: str, free: int) -> None:
+        entry = self._keys.get(name)
+        if entry is not None:
+            entry.failures = max(0, entry.failures - 1)
+            if entry.failures < free:
+                entry.blocked_until = 0.0  # a block needs `free` failures: none was due
 
     def reconfigure(self, settings: ThrottleSettings) -> None:
         self.settings = settings
@@ -121,7 +152,7 @@ class LoginThrottle:
         horizon = max(self.settings.forget_after_s, self.settings.max_backoff_s)
         while self._keys:
             name, entry = next(iter(self._keys.items()))
-            if len(self._keys) <= MAX_KEYS and now - entry.last <= horizon:
+            if len(self._keys) <= self.max_keys and now - entry.last <= horizon:
                 break
             del self._keys[name]
 

@@ -261,7 +261,7 @@ class PostgresGateway:
         # The failed-login throttle HTTP and SSH share (per user, per address): a blocked
         # login is refused before any exchange, so guessing learns nothing more.
         throttle = self.authenticator.throttle
-        wait = throttle.retry_after(user, peer_host)
+        wait = throttle.attempt(user, peer_host)  # counts as a failure until it succeeds
         if wait > 0:
             metrics.rejected("login-throttled")
             raise ClientError(
@@ -270,9 +270,12 @@ class PostgresGateway:
                 "28000",
             )
         started = time.monotonic()
-        identity = await self._authenticate(reader, writer, user, cleartext_ok)
+        try:
+            identity = await self._authenticate(reader, writer, user, cleartext_ok)
+        except BaseException:  # the client left or broke the exchange before an answer
+            throttle.abandoned(user, peer_host)
+            raise
         if identity is None:
-            throttle.failed(user, peer_host)
             # Same error, same delay, for an unknown user and a wrong password.
             await asyncio.sleep(
                 max(0.0, settings.auth_failure_delay_s - (time.monotonic() - started))
