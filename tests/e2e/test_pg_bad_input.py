@@ -250,6 +250,13 @@ async def test_failed_logins_are_throttled_per_user_and_address(pg, tmp_path_fac
         base_config(tmp_path_factory.mktemp("throttle"), pg, identity={"throttle": throttle})
     )
     try:
+        for _ in range(3):  # what psql does before prompting: connect, see the SASL request,
+            reader, writer = await raw(gw)  # leave; nothing was learnt, nothing counts
+            writer.write(m.startup_message({"user": "alice", "database": "main"}))
+            assert (await reader.readexactly(1)) == b"R"
+            writer.write_eof()  # the gateway sees the end, closes: then it has settled
+            await asyncio.wait_for(reader.read(), 10)
+            writer.close()
         for _ in range(2):
             with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
                 await psycopg.AsyncConnection.connect(gw.dsn("alice", password="wrong"))
