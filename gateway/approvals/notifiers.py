@@ -154,11 +154,13 @@ def teams_card(doc: dict[str, Any], url: str, decided: bool = False) -> dict[str
             if (warning := _warning(doc["text"]))
             else []
         ),
+        # A TextRun is plain text: a TextBlock would render markdown, so `**`, `_` or
+        # `[x](url)` in a statement would change what the approver reads.
         {
-            "type": "TextBlock",
-            "text": for_humans(doc["text"])[:2000],
-            "fontType": "Monospace",
-            "wrap": True,
+            "type": "RichTextBlock",
+            "inlines": [
+                {"type": "TextRun", "text": for_humans(doc["text"])[:2000], "fontType": "Monospace"}
+            ],
         },
         {"type": "TextBlock", "text": f"sha256 {doc['sha256']}", "isSubtle": True, "wrap": True},
     ]

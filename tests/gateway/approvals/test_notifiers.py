@@ -168,7 +168,11 @@ async def test_every_chat_channel_shows_hidden_characters_escaped(
     assert "hidden" in posted["blocks"][2]["text"]["text"].lower() or any(
         "invisible" in json.dumps(b) for b in posted["blocks"]
     )
-    card = json.dumps((await slack.next("/teams")).json, ensure_ascii=False)
+    teams = (await slack.next("/teams")).json
+    statement = teams["attachments"][0]["content"]["body"][3]
+    assert statement["type"] == "RichTextBlock"  # plain text runs: no markdown rendering
+    assert statement["inlines"][0]["text"].startswith("GRANT SELECT ON t TO PUBLIC; -- \\u202e")
+    card = json.dumps(teams, ensure_ascii=False)
     assert ESCAPED.replace("\\", "\\\\") in card and not any(ch in card for ch in INVISIBLE)
     hook = json.loads((await slack.next("/hook")).body)
     display = hook["request"]["text_display"]
