@@ -291,8 +291,10 @@ class Airlock:
         try:
             config = load_config(self.config.path)
             policy = load_policy(config.policy_raw)
-            authenticator = Authenticator(config, self.store)
             parse_limits(config.raw)
+            # Last (it reconfigures the shared throttle): the throttle carries over, a
+            # reload must not forgive recent failed logins.
+            authenticator = Authenticator(config, self.store, throttle=self.authenticator.throttle)
         except ConfigError as exc:
             log.error("reload rejected, keeping the running config: %s", exc)
             metrics.reloaded(False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import ssl
 import time
@@ -258,14 +259,30 @@ class PostgresGateway:
             # A client asking for 3.x (x > 0): say we speak 3.0, as the server itself does.
             writer.write(m.negotiate_protocol_version(0, []))
         cleartext_ok = tls or (settings.cleartext_on_loopback and is_loopback(peer_host))
+        # The failed-login throttle HTTP and SSH share (per user, per address): a blocked
+        # login is refused before any exchange, so guessing learns nothing more.
+        throttle = self.authenticator.throttle
+        wait = throttle.attempt(user, peer_host)  # counts as a failure until it succeeds
+        if wait > 0:
+            metrics.rejected("login-throttled")
+            raise ClientError(
+                f"airlock: too many failed logins for this user or address; "
+                f"retry in {math.ceil(wait)} s",
+                "28000",
+            )
         started = time.monotonic()
-        identity = await self._authenticate(reader, writer, user, cleartext_ok)
+        try:
+            identity = await self._authenticate(reader, writer, user, cleartext_ok)
+        except BaseException:  # the client left or broke the exchange before an answer
+            throttle.abandoned(user, peer_host)
+            raise
         if identity is None:
             # Same error, same delay, for an unknown user and a wrong password.
             await asyncio.sleep(
                 max(0.0, settings.auth_failure_delay_s - (time.monotonic() - started))
             )
             raise ClientError(f'password authentication failed for user "{user}"', "28P01")
+        throttle.succeeded(user, peer_host)
         target = self.config.targets.get(database)
         if target is None or target.protocol != "postgres":
             raise ClientError(

@@ -55,6 +55,9 @@ def base_config(state: Path, pg: PgServer, **sections: Any) -> dict[str, Any]:
                      "tls_cert": str(keys / "tls.crt"), "tls_key": str(keys / "tls.key")},
         "ssh": {"listen": "off"},
         "http": {"listen": "off"},
+        # One session-scoped gateway serves many modules' deliberate bad logins from
+        # 127.0.0.1; the throttle has its own tests with their own gateways.
+        "identity": {"throttle": {"free_failures": 1000, "address_free_failures": 1000}},
         "users": {name: {"password_hash": h, "groups": ["dev"] if name != "carol" else ["dba"]}
                   for name, h in _HASHES.items()},
         "targets": targets,
