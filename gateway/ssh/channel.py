@@ -290,7 +290,9 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
         if self.shell is not None:
             self.shell.upstream_output(data)
         elif self.conn.recorder is not None:
-            self.conn.recorder.output("stderr" if stderr else "stdout", data, channel=self.number)
+            self.conn.record("output", "stderr" if stderr else "stdout", data, channel=self.number)
+        if self.conn.unrecordable:
+            return  # fail closed: unrecorded output never reaches the client
         if stderr:
             self.chan.write_stderr(data)
         else:
@@ -299,6 +301,9 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
     def upstream_closed(self, exc: Exception | None) -> None:
         """Pass the exit status (or signal) BEFORE closing: OpenSSH may report 255 otherwise."""
         if self.chan is None or self._closed or self.up is None:
+            return
+        if self.conn.unrecordable:  # the connection is being closed; no status to report
+            self.chan.close()
             return
         status = self.up.get_exit_status()
         signal = self.up.get_exit_signal()

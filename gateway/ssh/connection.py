@@ -41,6 +41,7 @@ class SshConnection:
     checkpoint: Checkpoint
     recorder: TranscriptWriter | None = None
     abort: Callable[[], None] | None = None  # closes the client connection
+    unrecordable: bool = False  # a transcript write failed: nothing more reaches the client
     _upstream: asyncio.Task[asyncssh.SSHClientConnection] | None = field(default=None)
     channels: int = 0
 
@@ -76,6 +77,7 @@ class SshConnection:
         except Exception:
             log.exception("transcript write failed; closing the SSH connection")
             self.recorder = None
+            self.unrecordable = True
             if self.abort is not None:
                 self.abort()
 

@@ -126,7 +126,8 @@ def test_fastpath_function_call_is_refused(strict: GatewayThread) -> None:
 
     from protocols.pgwire import messages as m
 
-    with psycopg.connect(strict.dsn("alice"), autocommit=True) as conn:
+    # Plain TCP: the test writes raw protocol bytes onto the socket beside libpq.
+    with psycopg.connect(strict.dsn("alice", sslmode="disable"), autocommit=True) as conn:
         import os
 
         # FunctionCall(oid of pg_sleep... any oid), 0 arg formats, 0 args, text result.
@@ -172,7 +173,8 @@ def test_pipelined_lexing_attack_is_held_until_the_server_reports(
 
     from protocols.pgwire import messages as m
 
-    with psycopg.connect(lax.dsn("alice"), autocommit=True) as conn:
+    # Plain TCP: both messages are written raw, in one write, beside libpq.
+    with psycopg.connect(lax.dsn("alice", sslmode="disable"), autocommit=True) as conn:
         sock = conn.pgconn.socket
         os.write(sock, m.query("SET standard_conforming_strings = off") + m.query(ATTACK))
         data = read_replies(sock, 2)
