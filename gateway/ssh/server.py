@@ -1,4 +1,4 @@
-"""The SSH listener: authentication, routing by ``USER:TARGET``, forwarding refusal.
+"""The SSH listener: authentication, routing by ``USER@TARGET`` or ``USER:TARGET``, refusals.
 
 An unknown or forbidden target is reported after authentication, on the channel's stderr
 with exit status 255 (what OpenSSH users see for connection-level failures): rejecting the
@@ -14,7 +14,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,10 +44,22 @@ log = logging.getLogger("airlock.ssh")
 RecorderFactory = Callable[[Session], "TranscriptWriter | None"]
 
 
-def split_login(login: str) -> tuple[str, str | None]:
-    """``alice:db1`` -> (alice, db1); ``alice`` -> (alice, None)."""
+def split_login(login: str, targets: Collection[str] = ()) -> tuple[str, str | None]:
+    """The user and the target a login names.
+
+    ``alice:web`` (Warpgate's form) -> (alice, web). ``alice@web`` -> (alice, web) when
+    ``web`` is a configured target: scp and sftp read ``alice:web@gateway`` as a host
+    name, but split ``alice@web@gateway`` at its last ``@``, so this form needs no
+    ``-o User=``. A name that merely contains ``@`` (``alice@corp.example``) stays a user
+    name unless its last part is a target. ``alice`` -> (alice, None).
+    """
     user, sep, target = login.partition(":")
-    return user, (target if sep else None)
+    if sep:
+        return user, target
+    user, sep, target = login.rpartition("@")
+    if sep and user and target in targets:
+        return user, target
+    return login, None
 
 
 def resolve_target(config: Config, user: str, wanted: str | None) -> Target | str:
@@ -60,7 +72,8 @@ def resolve_target(config: Config, user: str, wanted: str | None) -> Target | st
         if len(mine) == 1:
             return config.targets[mine[0]]
         return (
-            f"airlock: name a target: ssh -p PORT '{user}:TARGET@gateway' "
+            f"airlock: name a target: ssh -p PORT {user}@TARGET@gateway "
+            f"(or '{user}:TARGET@gateway'; sftp/scp: -P PORT {user}@TARGET@gateway) "
             f"(your SSH targets: {listing})"
         )
     target = config.targets.get(wanted)
@@ -147,7 +160,7 @@ class _Server(asyncssh.SSHServer):
         # API tokens arrive here too: the authenticator accepts them as passwords. `login`
         # throttles failures per user and per address, and answers a failure no sooner
         # than the failure delay whether or not the user exists.
-        user, _ = split_login(username)
+        user, _ = split_login(username, self.gw.config.targets)
         assert self.conn is not None
         peer = self.conn.get_extra_info("peername") or ("",)
         result = await self.gw.authenticator.login(user, password, str(peer[0]))
@@ -163,7 +176,7 @@ class _Server(asyncssh.SSHServer):
         return True
 
     async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        user, _ = split_login(username)
+        user, _ = split_login(username, self.gw.config.targets)
         wanted = key.public_data
         for line in await self.gw.authenticator.authorized_keys(user):
             try:
@@ -176,7 +189,9 @@ class _Server(asyncssh.SSHServer):
 
     def auth_completed(self) -> None:
         assert self.conn is not None and self.identity is not None
-        user, wanted = split_login(self.conn.get_extra_info("username") or "")
+        user, wanted = split_login(
+            self.conn.get_extra_info("username") or "", self.gw.config.targets
+        )
         target = resolve_target(self.gw.config, user, wanted)
         if isinstance(target, str):
             self.refusal = target

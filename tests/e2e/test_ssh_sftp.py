@@ -135,3 +135,21 @@ async def test_overwriting_a_file_is_destructive(gw: Gw, sshd: Sshd) -> None:
     rc, _, err = await sftp(gw, f"put {local} existing.txt")
     assert rc != 0 and b"destructive" in err
     assert existing.read_bytes() == b"precious"
+
+
+async def test_user_at_target_login_works_for_sftp_scp_and_ssh(gw: Gw, sshd: Sshd) -> None:
+    """`multi` has three targets: `multi@box@host` names one in a form that sftp and scp
+    pass through unchanged (they read `multi:box@host` as a host name)."""
+    remote(sshd, "routed.txt", b"routed\n")
+    batch = gw.directory / "routed-batch"
+    batch.write_text("ls routed.txt\n")
+    rc, out, err = await run(gw.sftp_argv(batch, login="multi@box"), timeout=120)
+    assert rc == 0, err
+    assert b"routed.txt" in out
+    dest = gw.directory / "routed-copy.txt"
+    rc, _, err = await run(gw.scp_argv("multi@box@127.0.0.1:routed.txt", str(dest)))
+    assert rc == 0, err
+    assert dest.read_bytes() == b"routed\n"
+    rc, out, err = await run(gw.ssh_argv("multi@box", "cat", "routed.txt"))
+    assert rc == 0, err
+    assert out == b"routed\n"
