@@ -33,6 +33,7 @@ from protocols.sql.context import (
     defelem_text,
     strings,
 )
+from protocols.sql.functions import BUILTIN_FUNCTIONS
 from protocols.sql.lexing import TRUE_WORDS, LexingState, is_utf8
 from protocols.sql.where import restricts
 
@@ -98,6 +99,9 @@ def _function_entry(name: str) -> T.Entry | None:
     return None
 
 
+_SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+
+
 def _func_call(call: Node, ctx: Ctx) -> None:
     names = strings(call["funcname"])
     name = names[-1]
@@ -118,6 +122,14 @@ def _func_call(call: Node, ctx: Ctx) -> None:
                 path = const_text(arg)
                 if path is not None and "/" in path:
                     ctx.objects["path:" + path] = None
+    elif name not in BUILTIN_FUNCTIONS or (len(names) > 1 and names[-2] not in _SYSTEM_SCHEMAS):
+        # Invariant 10: a function PostgreSQL does not ship runs what its owner wrote (a
+        # `cleanup()` may delete every row); without the target's catalog that is unknown.
+        ctx.add(
+            Category.UNKNOWN,
+            f"calls {'.'.join(names)}(), which is not a built-in function: what it runs "
+            "cannot be known from the statement",
+        )
 
 
 def _column_ref(ref: Node, ctx: Ctx) -> bool:
