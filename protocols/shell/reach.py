@@ -1,0 +1,268 @@
+"""Which files a command can reach, with the session's directory and variables known.
+
+:mod:`.paths` judges a path by its text; this module judges it by what bash will hand
+the program: the word expanded with the shell state (:mod:`.state`), made absolute
+against every candidate directory, its globs and braces kept as languages and tested
+against the secret patterns by intersection (:mod:`.globs`). Recursive readers and
+``find`` (its ``-exec {}``, or a pipe into ``xargs``) read whole trees.
+
+Fail closed: a path a reading or writing program uses that we cannot bound (an unknown
+variable, ``$(...)``, a relative path while the directory is unknown) is ``unknown``.
+"""
+
+# Word lists are written as whitespace-separated strings: far easier to read and review
+# as data than hundreds of quoted literals.
+# ruff: noqa: SIM905
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from protocols.classification import Category
+
+from . import globs, paths, programs
+from .core import Acc, has_flag, positionals
+from .state import Feed, Scope
+from .words import Word
+
+C = Category
+
+#: Programs that read the files their operands name (their content reaches the session
+#: or somewhere else). Only for them is an operand we cannot bound ``unknown``.
+READERS: frozenset[str] = frozenset(
+    """
+    cat tac nl less more most head tail base64 base32 basenc xxd od hexdump hd strings
+    cp scp rsync tar bsdtar gtar zip 7z 7za 7zr gzip bzip2 xz zstd lz4 sort uniq cut paste
+    join diff diff3 sdiff cmp comm fold rev iconv view vi vim nvim nano emacs grep egrep
+    fgrep zgrep rg ag ack awk gawk mawk nawk sed jq yq xq wc md5sum sha1sum sha256sum
+    sha512sum b2sum cksum sum tee dd install ln mv split csplit cpio pr fmt expand unexpand
+    zcat zless zmore bzcat xzcat column tr look shuf tsort xmllint source . curl wget
+    openssl gpg ssh-keygen mail mailx sendmail nc ncat socat
+    """.split()
+)
+
+#: Programs whose operands are not files they read (or not files at all).
+NOT_READERS: frozenset[str] = (
+    frozenset(
+        """
+        echo printf rm rmdir unlink mkdir touch kill pkill pgrep which type command test [
+        true false : sleep seq expr let export declare local readonly typeset unset alias
+        cd pushd popd set shopt read getopts wait date hostname ping dig host nslookup id
+        groups pwd basename dirname realpath readlink whereis whatis man help exit return
+        printenv env nohup time timeout nice sudo doas xargs find
+        """.split()
+    )
+    | programs.METADATA_ONLY
+)
+
+#: The first operand is a pattern or a program, not a file (unless ``-e``/``-f`` gave it).
+_PATTERN_FIRST = frozenset("grep egrep fgrep zgrep rg ag ack sed awk gawk mawk nawk jq".split())
+
+#: Options taking a value, so the value is not mistaken for an operand.
+_TAKES_VALUE = frozenset(
+    "-n -c -e -f -m -A -B -C -w -d -F -v -t -o -O -s -k -b -i -I -T -u -L -l -p -x".split()
+)
+
+#: Filters that pass ``find``'s list on unchanged or thinned (for a later ``xargs``).
+_PASS_THROUGH = frozenset("sort uniq head tail grep egrep fgrep tac shuf tee cat".split())
+
+
+def _operands(prog: str, args: list[Word]) -> list[Word]:
+    """The words a program may open as files: operands and ``--opt=FILE``/``if=FILE``."""
+    out = [w for w in args if (w.lit or "").startswith("-") and "=" in (w.lit or "")]
+    pos = positionals(args, _TAKES_VALUE)
+    if prog in _PATTERN_FIRST and not has_flag(args, "-e", "-f", "--regexp", "--file"):
+        pos = pos[1:]
+    return out + pos
+
+
+def _looks_like_path(w: Word) -> bool:
+    """A word that names a file whatever program gets it: a ``/``, ``~``, ``.``, a glob,
+    or an expansion (``cat`` aside, ``echo shadow`` is not a read of ``shadow``)."""
+    if any(kind != "g" for kind, _, _ in w.parts):
+        return True
+    return any(ch in w.value for ch in "/~.*?[{")
+
+
+def _option_value(w: Word) -> Word:
+    """``--file=/x`` and ``if=/x``: the part after ``=`` (as a word of its own)."""
+    lit = w.lit
+    if lit is None or "=" not in lit or not (lit.startswith("-") or lit[:3] in ("if=", "of=")):
+        return w
+    value = lit.partition("=")[2]
+    return Word(value, value)
+
+
+def scan(prog: str, args: list[Word], acc: Acc) -> None:
+    """Secrets a program's operands can reach are export; ones it writes are flagged as
+    :mod:`.paths` does for plain text; what cannot be bounded is unknown."""
+    scope = acc.scope
+    reads = prog not in NOT_READERS
+    modifies = prog in programs.MODIFIES_ARGS
+    if not (reads or modifies):
+        return
+    for raw in _operands(prog, args) if reads else positionals(args):
+        w = _option_value(raw)
+        if id(raw) in scope.feeds:
+            _tree(prog, args, raw, acc, scope.feeds[id(raw)])
+            continue
+        if not (prog in READERS or _looks_like_path(w)):
+            continue
+        found, vague = scope.expand(w)
+        unbounded = vague or any(globs.ANY in p for p in found)
+        if unbounded and (prog in READERS or modifies):
+            acc.add(C.UNKNOWN, f"{prog} opens {w.text!r}, which could be any file")
+        if reads and any(_secret(p, scope) for p in found):
+            acc.add(C.EXPORT, f"{prog} can read a secret file through {w.text!r}")
+            acc.obj("path", w.text)
+        if modifies:
+            _written(prog, w, found, acc)
+    for w in tree_sources(prog, args):
+        _tree(prog, args, w, acc, scope.feeds.get(id(w)))
+
+
+def _secret(path: str, scope: Scope, tree: bool = False, hidden: bool = True) -> bool:
+    if scope.globopt("nocaseglob"):
+        path = path.lower()
+    return globs.reaches_secret(path, tree=tree, dotglob=scope.globopt("dotglob"), hidden=hidden)
+
+
+def _written(prog: str, w: Word, found: list[str], acc: Acc) -> None:
+    for path in found:
+        cats = paths.write_categories(globs.plain(path)) - {C.WRITE, C.UNKNOWN}
+        if cats:
+            acc.add(cats, f"{prog} modifies {globs.plain(path)}")
+            acc.obj("path", globs.plain(path))
+
+
+def _tree(prog: str, args: list[Word], w: Word, acc: Acc, feed: Feed | None) -> None:
+    """``w`` is read with everything below it (a recursive reader, find's list)."""
+    scope = acc.scope
+    roots = list(feed.roots) if feed is not None else [w]
+    if feed is not None and feed.vague:
+        acc.add(C.UNKNOWN, f"{prog} reads files from input the gateway cannot bound")
+        return
+    for root in roots:
+        found, vague = scope.expand(root)
+        if vague or any(globs.ANY in p for p in found):
+            acc.add(C.UNKNOWN, f"{prog} reads a tree at {root.text!r}, which could be anywhere")
+        name = feed.name if feed is not None else None
+        hidden = prog not in _SKIP_HIDDEN or has_flag(args, "--hidden", "-u", "-.")
+        if any(_secret(p, scope, True, hidden) for p in found) and _named(name, feed):
+            acc.add(C.EXPORT, f"{prog} reads everything under {globs.plain(found[0])}")
+            acc.obj("path", globs.plain(found[0]))
+
+
+def _named(name: str | None, feed: Feed | None) -> bool:
+    """Could ``find -name NAME`` list a secret? Judged on the names secrets really have:
+    every name pattern could match *some* file in ``~/.gnupg``, so the could-match test
+    alone would flag ``find . -name '*.py' -exec grep x {} +`` from a home directory."""
+    if name is None:
+        return True
+    nocase = feed is not None and feed.nocase
+    name = name.lower() if nocase else name
+    return any(fnmatchcase(e.lower() if nocase else e, name) for e in globs.SECRET_NAMES)
+
+
+def tree_sources(prog: str, args: list[Word]) -> list[Word]:
+    """Operands a recursive reader, archiver or copier reads as whole trees (a
+    recursive grep with no file operand, ``rg`` and ``ag`` read the directory)."""
+    ops = [w for w in args if not w.value.startswith("-") or w.lit is None]
+    recursive = has_flag(args, "-r", "-R", "-a", "--recursive", "--archive")
+    if prog in ("tar", "bsdtar", "gtar"):
+        mode = ops[0].value if ops and args[0] is ops[0] else ""
+        if has_flag(args, "-x", "-t", "--extract", "--get", "--list") or set(mode) & set("xt"):
+            return []
+        return ops
+    if prog in ("zip", "7z", "7za", "7zr", "rsync"):
+        return ops
+    if prog in ("cp", "scp") and recursive:
+        return ops[:-1]
+    searches = prog in ("rg", "ag", "ack") or (prog in _GREPS and recursive)
+    if searches and len(ops) <= 1 and not has_flag(args, "-e", "-f", "--regexp", "--file"):
+        return [*ops, Word(".", ".")]
+    if searches or (prog == "diff" and recursive):
+        return ops
+    return []
+
+
+_GREPS = frozenset("grep egrep fgrep zgrep".split())
+#: Recursive searchers that skip hidden files unless told otherwise (ack: its default
+#: ignore list, taken as the same).
+_SKIP_HIDDEN = frozenset({"rg", "ag", "ack"})
+
+
+def redirect(target: Word, acc: Acc, *, write: bool) -> None:
+    """``< FILE`` reads it, ``> FILE`` writes it: the same checks as an operand."""
+    scope = acc.scope
+    found, vague = scope.expand(target, split=False)
+    if vague or any(globs.ANY in p for p in found):
+        what = "output to" if write else "input from"
+        acc.add(C.UNKNOWN, f"{what} {target.text!r}, which could be any file")
+    if write:
+        _written("redirect", target, found, acc)
+    elif any(_secret(p, scope) for p in found):
+        acc.add(C.EXPORT, f"input read from a secret file through {target.text!r}")
+        acc.obj("path", target.text)
+
+
+# -- find and xargs ---------------------------------------------------------------------
+
+#: find expressions that make ``-name`` no longer the only filter.
+_FIND_OTHER = frozenset(
+    "-o -or ! -not -path -wholename -ipath -iwholename -regex -iregex -lname -ilname , (".split()
+)
+
+
+def find_feed(args: list[Word]) -> Feed:
+    """What ``find ARGS`` prints: its roots (before the expression) and a ``-name``."""
+    roots: list[Word] = []
+    i = 0
+    while i < len(args) and args[i].lit in ("-H", "-L", "-P", "-D", "-O"):
+        i += 2 if args[i].lit == "-D" else 1
+    while i < len(args) and not (args[i].value.startswith(("-", "(", "!")) and args[i].lit):
+        roots.append(args[i])
+        i += 1
+    # Options before the roots (-H, -L, -P) are skipped by the loop above only if first.
+    names = [(a.value, b) for a, b in zip(args[i:], args[i + 1 :], strict=False)]
+    filters = [(n, w) for n, w in names if n in ("-name", "-iname")]
+    others = any(w.value in _FIND_OTHER for w in args[i:])
+    name: str | None = None
+    nocase = False
+    if len(filters) == 1 and not others and filters[0][1].lit is not None:
+        name, nocase = filters[0][1].lit, filters[0][0] == "-iname"
+    return Feed(tuple(roots) or (Word(".", "."),), name, nocase)
+
+
+def substitute(args: list[Word], placeholder: str, feed: Feed, acc: Acc) -> list[Word]:
+    """``find -exec CMD {} +`` / ``xargs -I {} CMD {}``: the placeholder is find's list."""
+    out: list[Word] = []
+    for w in args:
+        if placeholder and placeholder in (w.lit if w.lit is not None else w.text):
+            w = Word(None, w.text)
+            acc.scope.feeds[id(w)] = feed
+        out.append(w)
+    return out
+
+
+def xargs_input(acc: Acc) -> Feed:
+    """What ``xargs`` reads: find's list through a pipe, else lines we cannot bound."""
+    return acc.scope.pipe if acc.scope.pipe is not None else Feed((), vague=True)
+
+
+def xargs_word(acc: Acc) -> Word:
+    w = Word(None, "{}")
+    acc.scope.feeds[id(w)] = xargs_input(acc)
+    return w
+
+
+def pipe_output(prog: str | None, args: list[Word], incoming: Feed | None) -> Feed | None:
+    """What a pipeline stage passes on to the next, if it is (still) a list of files."""
+    if prog == "find":
+        return find_feed(args)
+    ops = positionals(args, _TAKES_VALUE)
+    if prog in _GREPS and not has_flag(args, "-e", "-f", "--regexp", "--file"):
+        ops = ops[1:]
+    if prog in _PASS_THROUGH and not ops:
+        return incoming
+    return None

@@ -1,0 +1,101 @@
+"""Secret paths by what a word can match, not by its text (issue 12, item 3).
+
+Globs, braces, brackets, recursive readers and find/xargs pipelines whose possible
+matches include a secret path are export; a path a reader opens that cannot be bounded
+is unknown; everyday commands stay allowed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from protocols.classification import Category
+from protocols.shell import classify_shell
+
+C = Category
+
+
+def cats(text: str) -> frozenset[Category]:
+    return classify_shell(text).categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # globs, brackets and braces that can match a key
+        "cat ~/.*/*", "cat ~/.s*/i*", "cat ~/.[s]sh/id_rsa", "cat ~/.ss?/id_rsa",
+        "cat ~/.{ssh,x}/id_rsa", "cat ~/.ss{h,x}/id_{rsa,dsa}", "cat ~/.ssh/id_rs?",
+        "cat ~/.ssh/*[a]", "cat ~/.ssh/i*", "cat ~/.[!x]sh/id_ed25519", "cat ~/.[r-t]sh/id*",
+        "awk 1 ~/.s*/id_rsa", "sed -n p ~/.ssh/id_*", "base64 < ~/.ssh/id_rs?",
+        "cat $HOME/.s*/id_rsa", "cat \"$HOME\"/.ssh/id_[r]sa", "cat ~/.aw?/cred*",
+        "cat ~/.kube/conf*", "cat ~/.pgp*", "cat ~/.*pass", "cat ~/.{pgpass,x}",
+        "cat ~root/.ssh/id_rsa", "cat /root/.s*/*", "cat /home/*/.ssh/id_*",
+        "cat /home/bob/.ssh/id_ed25519", "head /home/*/.aws/credentials",
+        # system secrets, spelled around
+        "cat /etc/shado?", "cat /etc/[s]hadow", "cat /e*/shadow", "cat /etc/{shadow,x}",
+        "cat /etc/sh*w", "cat //etc///shadow", "cat /etc/./shadow", "cat /etc/x/../shadow",
+        "cat ~/../../etc/shadow", "cat ~/../../../../etc/shadow", "cat /proc/self/root/etc/shadow",
+        "cat /proc/1/root/root/.ssh/id_rsa", "cat /proc/*/environ", "cat /proc/self/cwd/x",
+        "cat /proc/[0-9]*/environ", "cat /etc/ssl/private/*", "cat /etc/ssh/ssh_host_*",
+        # named secrets anywhere
+        "cat *.k?y", "cat server.[k]ey", "cat /srv/app/.e*", "cat *.{key,crt}",
+        # recursive readers of a tree that holds secrets
+        "grep -r . ~", "grep -R foo /", "grep -r foo /etc", "grep -rn x /root", "grep -r x ~bob",
+        "tar cz ~ | base64", "tar czf etc.tgz /etc", "tar cz /home", "zip -r x.zip /root",
+        "cp -r ~ /tmp/x", "rsync -a / host:/x", "grep -r . .", "cd ~ && grep -r pass .",
+        "rg . /etc", "cd ~/.ssh && rg .", "grep -r secret", "cd /etc && grep -r x",
+        # find and xargs hand every listed file to the reader
+        "find ~ -name 'id_*' -exec cat {} +", "find ~ -name 'id_*' -exec cat {} \\;",
+        "find ~ -name 'id_*' | xargs cat", "find ~ -name 'id_*' -print0 | xargs -0 cat",
+        "find ~ -name 'id_*' | sort | xargs cat", "find / -name shadow | xargs -I{} cat {}",
+        "find ~/.ssh -type f -exec base64 {} +", "find ~ -iname 'ID_*' -exec cat {} +",
+        "find ~ -type f -exec cat {} +", "find / -name '*rsa' -execdir cat {} +",
+        "find -L ~ -name 'id_*' -exec cat {} +", "find ~ -name '*[0-9]' -exec cat {} +",
+        "find ~ -name id_rsa -o -name x -exec cat {} +",
+    ],
+)  # fmt: skip
+def test_a_pattern_that_can_match_a_secret_is_export(text: str) -> None:
+    assert C.EXPORT in cats(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cat README.md", "grep -rn foo src/", "grep -rn 'TODO' src/", "find . -name '*.py'",
+        "find . -name '*.py' -type f", "find . -name '*.py' -exec grep -l foo {} +",
+        "find src -type f -exec grep -l TODO {} \\;", "find . -name '*.tmp' -print | xargs ls -l",
+        "find src -name '*.go' | xargs grep -n func", "cd /tmp && ls", "cd /tmp && cat *",
+        "cat ~/.ssh/*.pub", "cat ~/.ssh/id_rsa.pub", "cat ~/.ssh/id_*.pub", "wc -l *.py",
+        "cat *", "cat *.txt", "cd src && cat *", "rg TODO", "rg -n foo src", "ls ~/.ssh/*",
+        "cat ../notes.txt", "for f in *.log; do wc -l \"$f\"; done", "md5sum *.iso",
+        "diff <(sort a.txt) <(sort b.txt)", "tar czf x.tgz src/", "cp -r src dst",
+        "grep -r TODO src", "cat ~/*.md", "head -n1 *.md", "cat shadow.txt",
+        "zip -r x.zip docs", "tar xzf release.tgz -C /tmp/release", "cat /etc/os-release",
+        "grep root /etc/passwd", "tail -f /var/log/nginx/access.log", "cat ~/.bashrc",
+        "f=app.log; tail $f", "x=5; echo $x", "echo $HOME", "ls $(pwd)", "cat $HOME/notes.txt",
+    ],
+)  # fmt: skip
+def test_everyday_commands_stay_allowed(text: str) -> None:
+    assert classify_shell(text).benign, classify_shell(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cat \"$1\"", "cat $(echo x)", "cat `ls`", "cat $UNSET_VARIABLE", "head ${f#x}",
+        "ls | xargs cat", "xargs cat < list.txt", "grep -r foo $d", "tar cz \"$dir\"",
+        "find ~ -name 'id_*' | sed s/x/y/ | xargs cat", "cat < $f", "echo x > $f",
+        "find \"$root\" -exec cat {} +", "while read f; do cat \"$f\"; done < list",
+    ],
+)  # fmt: skip
+def test_a_path_that_cannot_be_bounded_is_unknown(text: str) -> None:
+    assert C.UNKNOWN in cats(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["echo $1", "printf '%s\\n' \"$x\"", "kill $pid", "sleep $n", "echo $(date)",
+     "grep \"$pattern\" file.txt"],
+)  # fmt: skip
+def test_an_unknown_word_that_is_not_a_file_is_not_unknown(text: str) -> None:
+    assert C.UNKNOWN not in cats(text)
