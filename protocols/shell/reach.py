@@ -84,41 +84,64 @@ def _looks_like_path(w: Word) -> bool:
     return any(ch in w.value for ch in "/~.*?[{")
 
 
-def _option_value(w: Word) -> Word:
-    """``--file=/x`` and ``if=/x``: the part after ``=`` (as a word of its own)."""
-    lit = w.lit
-    if lit is None or "=" not in lit or not (lit.startswith("-") or lit[:3] in ("if=", "of=")):
+def _option_value(w: Word) -> Word | None:
+    """``--file=/x``, ``if=/x``: the part after ``=`` (with its globs and expansions);
+    None for a plain option; the word itself otherwise."""
+    text = w.lit if w.lit is not None else w.text
+    if not (text.startswith("-") or text[:3] in ("if=", "of=")):
         return w
-    value = lit.partition("=")[2]
-    return Word(value, value)
+    if "=" not in text:
+        return None if w.lit is not None else w
+    parts = list(w.parts) or [("g", globs.escape(w.value), False)]
+    for index, (kind, piece, quoted) in enumerate(parts):
+        if kind != "g":
+            return w
+        if "=" in piece:
+            rest = [("g", piece.partition("=")[2], quoted), *parts[index + 1 :]]
+            lit = w.lit.partition("=")[2] if w.lit is not None else None
+            return Word(lit, text.partition("=")[2], tuple(rest))
+    return w
 
 
 def scan(prog: str, args: list[Word], acc: Acc) -> None:
-    """Secrets a program's operands can reach are export; ones it writes are flagged as
-    :mod:`.paths` does for plain text; what cannot be bounded is unknown."""
+    """Secrets a program's arguments can reach are export; ones it writes are flagged as
+    :mod:`.paths` does for plain text; an operand that cannot be bounded is unknown."""
     scope = acc.scope
     reads = prog not in NOT_READERS
     modifies = prog in programs.MODIFIES_ARGS
     if not (reads or modifies):
         return
-    for raw in _operands(prog, args) if reads else positionals(args):
-        w = _option_value(raw)
+    operands = {id(w) for w in (_operands(prog, args) if reads else positionals(args))}
+    pattern = _pattern(prog, args)
+    for raw in args:
+        if raw is pattern:
+            continue
         if id(raw) in scope.feeds:
             _tree(prog, args, raw, acc, scope.feeds[id(raw)])
             continue
-        if not (prog in READERS or _looks_like_path(w)):
+        w = _option_value(raw)
+        operand = id(raw) in operands
+        if w is None or not ((operand and prog in READERS) or _looks_like_path(w)):
             continue
         found, vague = scope.expand(w)
         unbounded = vague or any(globs.ANY in p for p in found)
-        if unbounded and (prog in READERS or modifies):
+        if unbounded and operand and (prog in READERS or modifies):
             acc.add(C.UNKNOWN, f"{prog} opens {w.text!r}, which could be any file")
         if reads and any(_secret(p, scope) for p in found):
             acc.add(C.EXPORT, f"{prog} can read a secret file through {w.text!r}")
             acc.obj("path", w.text)
-        if modifies:
+        if modifies and operand:
             _written(prog, w, found, acc)
     for w in tree_sources(prog, args):
         _tree(prog, args, w, acc, scope.feeds.get(id(w)))
+
+
+def _pattern(prog: str, args: list[Word]) -> Word | None:
+    """grep's pattern, sed's script, awk's program: not a file."""
+    if prog not in _PATTERN_FIRST or has_flag(args, "-e", "-f", "--regexp", "--file"):
+        return None
+    pos = positionals(args, _TAKES_VALUE)
+    return pos[0] if pos else None
 
 
 def _secret(path: str, scope: Scope, tree: bool = False, hidden: bool = True) -> bool:
@@ -173,7 +196,7 @@ def tree_sources(prog: str, args: list[Word]) -> list[Word]:
         mode = ops[0].value if ops and args[0] is ops[0] else ""
         if has_flag(args, "-x", "-t", "--extract", "--get", "--list") or set(mode) & set("xt"):
             return []
-        return ops
+        return ops + _below(_tar_directory(args), ops)
     if prog in ("zip", "7z", "7za", "7zr", "rsync"):
         return ops
     if prog in ("cp", "scp") and recursive:
@@ -184,6 +207,30 @@ def tree_sources(prog: str, args: list[Word]) -> list[Word]:
     if searches or (prog == "diff" and recursive):
         return ops
     return []
+
+
+def _tar_directory(args: list[Word]) -> Word | None:
+    """``tar -C DIR`` / ``--directory=DIR``: where its relative operands are."""
+    for w, nxt in zip(args, [*args[1:], None], strict=True):
+        lit = w.lit or ""
+        if lit.startswith("--directory="):
+            return _option_value(w)
+        if (lit in ("-C", "--directory") or (lit[:1] == "-" and lit.endswith("C"))) and nxt:
+            return nxt
+    return None
+
+
+def _below(directory: Word | None, ops: list[Word]) -> list[Word]:
+    """The operands read relative to ``directory`` (also kept as they are: over-approx)."""
+    if directory is None:
+        return []
+    head = directory.parts or (("g", globs.escape(directory.value), False),)
+    out = []
+    for w in ops:
+        parts = w.parts or (("g", globs.escape(w.value), False),)
+        if not w.value.startswith(("/", "~")):
+            out.append(Word(None, f"{directory.text}/{w.text}", (*head, ("g", "/", False), *parts)))
+    return out
 
 
 _GREPS = frozenset("grep egrep fgrep zgrep".split())
