@@ -437,6 +437,14 @@ def _regex(glob: str) -> str:
     return "".join(out)
 
 
+#: Longer glob paths are not searched (the caller fails closed).
+MAX_GLOB = 256
+
+
+def is_literal(glob: str) -> bool:
+    return _literal(glob) is not None
+
+
 def _literal(glob: str) -> str | None:
     """The one path a glob-syntax string names, or None if it has wildcards."""
     if re.search(r"(?<!\\)[*?\[\ue001\ue002\ue003]", glob):
@@ -470,13 +478,57 @@ def reaches_secret(
         literal = _literal(path)
         if literal is not None:
             return bool(_literal_regex().fullmatch(literal))
-    places, named = _tables()
+    return _reaches(path, dotglob)
+
+
+@functools.lru_cache(maxsize=4096)
+def _reaches(path: str, dotglob: bool) -> bool:
+    places, named = _compiled()
     word = tokens(path, True)
+    head, tail = _ends(word)
+
+    def candidates(table: tuple[tuple[tuple[Token, ...], str, str], ...]) -> Iterator[Token_]:
+        # A cheap necessary condition first: the literal prefixes (and suffixes) of two
+        # languages that meet must extend one another.
+        for pattern, p_head, p_tail in table:
+            if (head.startswith(p_head) or p_head.startswith(head)) and (
+                tail.endswith(p_tail) or p_tail.endswith(tail)
+            ):
+                yield pattern
+
     # Text we could not bound reaches every place; it is the caller's ``unknown``, and
     # only what the word spells itself can make it an export.
-    if ANY not in path and any(_meet(word, tokens(p, False), 0, dotglob) for p in places):
+    if ANY not in path and any(_meet(word, p, 0, dotglob) for p in candidates(places)):
         return True
-    return any(_meet(word, tokens(p, False), 2, dotglob) for p in named)
+    return any(_meet(word, p, 2, dotglob) for p in candidates(named))
+
+
+Token_ = tuple[Token, ...]
+
+
+def _ends(toks: tuple[Token, ...]) -> tuple[str, str]:
+    """The literal text every match starts with, and ends with."""
+    head = []
+    for kind, chars, _ in toks:
+        if kind != "lit":
+            break
+        head.append(next(iter(chars)))
+    tail = []
+    for kind, chars, _ in reversed(toks):
+        if kind != "lit":
+            break
+        tail.append(next(iter(chars)))
+    return "".join(head), "".join(reversed(tail))
+
+
+@functools.cache
+def _compiled() -> tuple[tuple[tuple[Token_, str, str], ...], tuple[tuple[Token_, str, str], ...]]:
+    places, named = _tables()
+
+    def table(patterns: tuple[str, ...]) -> tuple[tuple[Token_, str, str], ...]:
+        return tuple((toks, *_ends(toks)) for toks in (tokens(p, False) for p in patterns))
+
+    return table(places), table(named)
 
 
 def vague(glob: str) -> bool:

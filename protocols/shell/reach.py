@@ -144,9 +144,18 @@ def _pattern(prog: str, args: list[Word]) -> Word | None:
     return pos[0] if pos else None
 
 
+#: Characters of glob paths one line may have intersected with the secret patterns; the
+#: search is polynomial, but a megabyte of ``*?*?`` must not buy minutes of it.
+GLOB_BUDGET = 8192
+
+
 def _secret(path: str, scope: Scope, tree: bool = False, hidden: bool = True) -> bool:
     if scope.globopt("nocaseglob"):
         path = path.lower()
+    if tree or not globs.is_literal(path):
+        scope.glob_work += len(path)
+        if scope.glob_work > GLOB_BUDGET or len(path) > globs.MAX_GLOB:
+            return True  # too much to decide: treated as reaching a secret (reviewed)
     return globs.reaches_secret(path, tree=tree, dotglob=scope.globopt("dotglob"), hidden=hidden)
 
 

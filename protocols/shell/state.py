@@ -106,6 +106,8 @@ class Scope:
     last_cd: frozenset[str] | None = None
     #: Calls of functions defined on the line so far (a body may ``cd`` anywhere).
     calls: int = 0
+    #: Glob text intersected with the secret patterns so far (bounded, see reach.py).
+    glob_work: int = 0
     #: Words standing for what a ``find`` lists (``{}``, xargs input), by id.
     feeds: dict[int, Feed] = field(default_factory=dict)
     #: What the command being walked reads on stdin from a pipe, if it lists files.

@@ -104,3 +104,10 @@ def test_a_path_that_cannot_be_bounded_is_unknown(text: str) -> None:
 )  # fmt: skip
 def test_an_unknown_word_that_is_not_a_file_is_not_unknown(text: str) -> None:
     assert C.UNKNOWN not in cats(text)
+
+
+def test_glob_work_per_line_is_bounded_and_fails_closed() -> None:
+    # Without the budget this line takes minutes (pytest-timeout would fail it).
+    result = classify_shell("cat " + " ".join(["/x/*?*?*?*[a-z]*/*?*?/*"] * 3000))
+    assert not result.benign
+    assert not classify_shell("cat /srv/" + "*?" * 200).benign
