@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from . import globs, programs
-from .words import Part, Word
+from .words import MKTEMP, Part, Word
 
 #: More candidate directories than this: the directory is unknown.
 MAX_CWDS = 16
@@ -148,6 +148,10 @@ class Scope:
             return frozenset({globs.HOME})
         if name == "PWD":
             return self.cwds()
+        if name == MKTEMP:
+            default = {"/tmp"}  # noqa: S108 - a name, not a file we create
+            tmpdir = self.lookup("TMPDIR") if self._assigned("TMPDIR") else default
+            return None if tmpdir is None else frozenset(d + "/*" for d in tmpdir)
         effects = self._line()
         if name in _SPECIAL or name in effects.unknown_vars:
             return None
@@ -158,6 +162,16 @@ class Scope:
             return None
         before = self.state.value(name)
         return None if before is None else before | line
+
+    def _assigned(self, name: str) -> bool:
+        line = self._line()
+        return (
+            name in self.current
+            or name in line.values
+            or name in line.unknown_vars
+            or line.all_vars_unknown
+            or self.state.value(name) is not None
+        )
 
     # -- writing ------------------------------------------------------------------------
     def assign(self, name: str, values: Iterable[str] | None, *, top: bool = False) -> None:

@@ -77,6 +77,12 @@ Part = tuple[str, str, bool]
 _SIMPLE_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*|[0-9]|[@*#?$!_-])\}?")
 
 
+#: Command substitutions whose output is known from the shell state alone.
+_KNOWN_OUTPUT = re.compile(r"\$\(\s*(pwd|mktemp(\s+-[dqtu]+)*(\s+[\w.]*X{3,}[\w.]*)?)\s*\)")
+#: The pseudo-variable a ``$(mktemp)`` reads as (see state.Scope.lookup).
+MKTEMP = "$(mktemp)"
+
+
 def _glob_parts(node: Node, out: list[Part], quoted: bool) -> None:
     """The word's pieces in glob syntax: what bash globs stays active, quoted text is
     escaped, and each expansion is kept by name so the shell state can fill it in."""
@@ -89,6 +95,9 @@ def _glob_parts(node: Node, out: list[Part], quoted: bool) -> None:
         out.append(("g", "/dev/fd/63", quoted))  # a pipe; what runs in it is walked
     elif kind == "arithmetic_expansion":
         out.append(("g", "*", quoted))  # a number: any text within one component
+    elif kind == "command_substitution" and _KNOWN_OUTPUT.fullmatch(raw):
+        # ``$(pwd)`` is $PWD; ``$(mktemp -d)`` a fresh name in $TMPDIR (or /tmp).
+        out.append(("v", "PWD" if "pwd" in raw else MKTEMP, quoted))
     elif kind in DYNAMIC:
         out.append(("u", raw, quoted))
     elif kind in ("word", "number", "variable_name", "test_operator"):

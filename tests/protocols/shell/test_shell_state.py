@@ -73,6 +73,8 @@ def last(*lines: str) -> frozenset[Category]:
         ("shopt -s dotglob", "cat ~/*/id_rsa"),
         ("shopt -s nocaseglob", "cat ~/.SSH/ID_RSA*"),
         ("GLOBIGNORE=x", "cat ~/*/id_*"),
+        ("cd ~/.ssh; cat $(pwd)/*",),
+        ("export TMPDIR=~/.ssh; cd $(mktemp -d) && cat ../*",),
     ],
 )  # fmt: skip
 def test_state_earlier_in_the_session_reaches_a_secret(lines: tuple[str, ...]) -> None:
@@ -116,9 +118,10 @@ def test_writes_through_state_are_privilege(lines: tuple[str, ...]) -> None:
         ("printf -v k %s x", "cat $k"),
         ("let k=1", "cat $k"),
         ("declare -n r=k", "cat $k"),
-        ("cd /tmp", "cd notes", "cd \"$(pwd)/..\"", "cat x.txt"),
+        ("cd /tmp", "cd notes", "cd \"$(cat f)/..\"", "cat x.txt"),
         ("while :; do cd sub; done", "cat x.txt"),
         ("cd ~/.ssh", "bash", "cat $k"),
+        ("cd $(mktemp -d -p ~/.ssh) && cat ../*",),
         ("cd x; echo > y",),
     ],
 )  # fmt: skip
@@ -153,6 +156,9 @@ def test_unknown_state_makes_path_decisions_unknown(lines: tuple[str, ...]) -> N
         ("export PATH=$PATH:/opt/bin",),
         ("(cd /tmp && ls)", "cat README.md"),
         ("cd /srv/app; git status", "cat README.md"),
+        ("cd \"$(mktemp -d)\" && echo hi > f && cat f",),
+        ("cd $(mktemp -d -t build.XXXXXX) && tar xzf ~/release.tgz && ls",),
+        ("cat $(pwd)/README.md",),
     ],
 )  # fmt: skip
 def test_everyday_sessions_stay_allowed(lines: tuple[str, ...]) -> None:
