@@ -174,6 +174,12 @@ def _tree(prog: str, args: list[Word], w: Word, acc: Acc, feed: Feed | None) -> 
     if feed is not None and feed.vague:
         acc.add(C.UNKNOWN, f"{prog} reads files from input the gateway cannot bound")
         return
+    for listed in feed.files if feed is not None else ():
+        found, vague = scope.expand(listed)
+        if vague or any(globs.ANY in p for p in found):
+            acc.add(C.UNKNOWN, f"{prog} reads files listed from {listed.text!r}")
+        if any(_secret(p, scope) for p in found):
+            acc.add(C.EXPORT, f"{prog} can read a secret file listed from {listed.text!r}")
     for root in roots:
         found, vague = scope.expand(root)
         if vague or any(globs.ANY in p for p in found):
@@ -301,21 +307,39 @@ def substitute(args: list[Word], placeholder: str, feed: Feed, acc: Acc) -> list
     return out
 
 
-def xargs_input(acc: Acc) -> Feed:
+def xargs_input(acc: Acc, from_file: bool = False) -> Feed:
     """What ``xargs`` reads: find's list through a pipe, else lines we cannot bound."""
-    return acc.scope.pipe if acc.scope.pipe is not None else Feed((), vague=True)
+    if acc.scope.pipe is not None and not from_file:
+        return acc.scope.pipe
+    return Feed((), vague=True)
 
 
-def xargs_word(acc: Acc) -> Word:
+def xargs_word(acc: Acc, from_file: bool = False) -> Word:
+    """The arguments xargs appends, as one word standing for its input list."""
     w = Word(None, "{}")
-    acc.scope.feeds[id(w)] = xargs_input(acc)
+    acc.scope.feeds[id(w)] = xargs_input(acc, from_file)
     return w
+
+
+def _ls_feed(args: list[Word]) -> Feed:
+    """``ls ARGS`` prints its file operands as given and a directory's entries by name
+    (which a later ``xargs cat`` opens here); ``-a``/``-A`` include hidden names."""
+    ops = [w for w in args if not (w.lit or "").startswith("-")]
+    hidden = has_flag(args, "-a", "-A", "--all", "--almost-all")
+    if has_flag(args, "-R", "--recursive"):
+        return Feed(tuple(ops) or (Word(".", "."),))
+    names = Word(None, "*", (("g", ".*" if hidden else "*", False),))
+    return Feed((), files=(*ops, names))
 
 
 def pipe_output(prog: str | None, args: list[Word], incoming: Feed | None) -> Feed | None:
     """What a pipeline stage passes on to the next, if it is (still) a list of files."""
     if prog == "find":
         return find_feed(args)
+    if prog == "git" and [w.lit for w in args[:1]] == ["ls-files"]:
+        return Feed((Word(".", "."),))  # files of the repository below here
+    if prog == "ls":
+        return _ls_feed(args)
     ops = positionals(args, _TAKES_VALUE)
     if prog in _GREPS and not has_flag(args, "-e", "-f", "--regexp", "--file"):
         ops = ops[1:]

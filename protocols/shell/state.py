@@ -309,12 +309,14 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class Feed:
-    """The paths ``find ROOTS [-name NAME]`` prints: each root and everything below it."""
+    """The paths a producer prints: ``find ROOTS [-name NAME]`` each root and everything
+    below it; ``ls`` the words in ``files`` (globs, not trees)."""
 
     roots: tuple[Word, ...]
     name: str | None = None
     nocase: bool = False
     vague: bool = False
+    files: tuple[Word, ...] = ()
 
     def paths(self, scope: Scope) -> list[str]:
         out: list[str] = []

