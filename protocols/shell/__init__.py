@@ -20,6 +20,10 @@ Decisions (each is a design choice a reviewer may revisit):
 - ``ssh host CMD`` is ``forwarding`` (lateral movement) plus CMD's own classification.
 - Interactive database shells (``psql`` with no ``-c``) are ``code``: their statements do
   not pass the gateway. ``psql -c SQL`` is classified by ``protocols.sql``.
+- A line is classified against the session's :class:`ShellState` (working directory,
+  variables; see ``state.py``) and yields the next one; paths are judged by every file
+  their globs and expansions could match (``reach.py``, ``globs.py``). A fresh exec
+  command starts in the home directory with no variables known.
 """
 
 from __future__ import annotations

@@ -104,7 +104,8 @@ def test_a_path_that_cannot_be_bounded_is_unknown(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     ["echo $1", "printf '%s\\n' \"$x\"", "kill $pid", "sleep $n", "echo $(date)",
-     "grep \"$pattern\" file.txt"],
+     "grep \"$pattern\" file.txt", "curl \"$URL\"", "curl https://api.example.com/$path",
+     "ping -c1 $HOST", "git checkout $branch"],
 )  # fmt: skip
 def test_an_unknown_word_that_is_not_a_file_is_not_unknown(text: str) -> None:
     assert C.UNKNOWN not in cats(text)
