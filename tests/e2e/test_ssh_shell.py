@@ -322,12 +322,13 @@ async def test_a_variable_set_on_an_earlier_line_is_followed(gw: Gw, sshd: Sshd)
 async def test_writing_authorized_keys_after_cd_is_privilege(gw: Gw, sshd: Sshd) -> None:
     key = fake_key(sshd)
     authorized = key.parent / "authorized_keys"
+    before = authorized.read_bytes() if authorized.exists() else None
     term = await open_bash(gw)
     term.type(b"cd ~/.ssh && echo ssh-ed25519 AAAA evil >> authorized_keys\r")
     await term.expect(b"privilege")
     term.type(b"echo after-refusal\r")
     await term.expect(b"after-refusal\r\n")
-    assert not authorized.exists()
+    assert (authorized.read_bytes() if authorized.exists() else None) == before
     await term.close()
 
 
