@@ -133,6 +133,29 @@ def scan(prog: str, args: list[Word], acc: Acc) -> None:
             _written(prog, w, found, acc)
     for w in tree_sources(prog, args):
         _tree(prog, args, w, acc, scope.feeds.get(id(w)))
+    listed = _list_input(prog, args)
+    if listed is not None:
+        _tree(prog, args, Word(None, "-"), acc, xargs_input(acc, from_file=listed != "-"))
+
+
+def _list_input(prog: str, args: list[Word]) -> str | None:
+    """Where an archiver reads the names of the files to read (``find | cpio -o``,
+    ``tar -T -``, ``zip -@``, ``rsync --files-from=-``): ``-`` for stdin, else a file."""
+    lits = [w.lit if w.lit is not None else "*" for w in args]
+    if prog in ("cpio", "afio") and has_flag(args, "-o", "--create"):
+        return "-"
+    if prog == "zip" and "-@" in lits:
+        return "-"
+    for i, v in enumerate(lits):
+        name, eq, value = v.partition("=")
+        if prog in ("tar", "bsdtar", "gtar") and name in ("-T", "--files-from"):
+            return value if eq else (lits[i + 1] if i + 1 < len(lits) else "-")
+        if prog == "rsync" and name in ("--files-from", "--include-from"):
+            return value if eq else (lits[i + 1] if i + 1 < len(lits) else "-")
+        short = v.startswith("-") and not v.startswith("--") and "T" in v[1:]
+        if prog in ("tar", "bsdtar", "gtar") and short:
+            return lits[i + 1] if i + 1 < len(lits) else "-"
+    return None
 
 
 def _pattern(prog: str, args: list[Word]) -> Word | None:

@@ -24,6 +24,7 @@ Fail closed, over-approximating, because a line may not run the way it reads:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -241,7 +242,18 @@ class Scope:
                     out.extend(p for p in globs.absolute(e, cwds) if p not in out)
             if len(out) > globs.MAX_EXPANSIONS:
                 return [globs.ANY], True
+        if self._home_moved() and any(globs.HOME in p for p in out):
+            # ``HOME=/etc`` (itself tamper): ``~`` is no longer the home we model.
+            return [p.replace(globs.HOME, globs.ANY) for p in out], True
         return out, vague
+
+    def _home_moved(self) -> bool:
+        line = self._line()
+        return (
+            "HOME" in line.values
+            or "HOME" in line.unknown_vars
+            or self.state.value("HOME") is not None
+        )
 
     def fields(self, parts: Iterable[Part], split: bool = True) -> tuple[list[str] | None, bool]:
         """Substitute the variables of ``parts``: every combination of their candidate
@@ -299,6 +311,8 @@ class Scope:
 
     @staticmethod
     def _tilde(field_: str, cwds: frozenset[str] | None) -> list[str]:
+        if re.match(r"~[+-]?[0-9]", field_):
+            return [globs.ANY + field_.partition("/")[1] + field_.partition("/")[2]]
         if field_.startswith(("~+/", "~-/")) or field_ in ("~+", "~-"):
             rest = field_[2:]
             if field_[1] == "-" or cwds is None:

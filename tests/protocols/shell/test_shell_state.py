@@ -74,6 +74,8 @@ def last(*lines: str) -> frozenset[Category]:
         ("shopt -s nocaseglob", "cat ~/.SSH/ID_RSA*"),
         ("GLOBIGNORE=x", "cat ~/*/id_*"),
         ("cd ~/.ssh; cat $(pwd)/*",),
+        ("HOME=/etc", "cat ~/shadow"),
+        ("pushd ~/.ssh", "pushd /tmp", "cat ~1/*"),
         ("export TMPDIR=~/.ssh; cd $(mktemp -d) && cat ../*",),
     ],
 )  # fmt: skip
