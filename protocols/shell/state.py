@@ -361,7 +361,7 @@ def run_effects(scope: Scope, prog: str, args: list[Word]) -> None:
         scope.cd(_cd_targets(prog, args, scope))
     elif prog in ("eval", "source", "."):
         scope.forget_everything()
-    elif prog in _NEW_SHELL or (prog in programs.SHELLS and not _runs_command(args)):
+    elif _starts_shell(prog, args):
         scope.new_shell()
     elif prog == "shopt":
         lits = [w.lit for w in args]
@@ -373,15 +373,44 @@ def run_effects(scope: Scope, prog: str, args: list[Word]) -> None:
 
 #: Programs after which the shell reading the next line may be another one (its own
 #: variables, another home directory).
-_NEW_SHELL = frozenset(
-    {"su", "sudo", "doas", "run0", "pkexec", "exit", "logout", "login", "newgrp", "sg", "ssh",
-     "machinectl"}
+_NEW_SHELL = frozenset({"exit", "logout", "login", "newgrp", "machinectl"})
+
+#: Options of the user-switching programs that take a value (so ``sudo -u bob`` is not
+#: mistaken for a command ``bob``).
+_SWITCH_VALUES = frozenset(
+    {"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U", "-T", "-l", "-i", "-o", "-F", "-J",
+     "-L", "-R", "-b", "-c", "-e", "-m", "-O", "-S", "-w", "-W", "-E", "-s", "--user",
+     "--group", "--host", "--prompt", "--chdir"}
 )  # fmt: skip
+_SWITCHERS = {"sudo": "-i -s --login --shell", "doas": "-s", "run0": "", "pkexec": "",
+              "su": "", "sg": "", "ssh": "", "autossh": ""}  # fmt: skip
 
 
-def _runs_command(args: list[Word]) -> bool:
-    """``bash -c CMD`` or ``bash script``: a child process, not the next prompt."""
-    return any(w.lit is None or not w.lit.startswith(("-", "+")) or w.lit == "-c" for w in args)
+def _starts_shell(prog: str, args: list[Word]) -> bool:
+    """Does the next line go to another shell (its own variables, maybe another home)?
+    ``bash``, ``sudo -i``, ``su``, ``ssh host``, ``exit``; not ``bash -c CMD``,
+    ``sudo CMD`` or ``ssh host CMD``."""
+    if prog in _NEW_SHELL:
+        return True
+    lits = [w.lit for w in args]
+    if prog in programs.SHELLS:
+        return not any(v is None or not v.startswith(("-", "+")) or v == "-c" for v in lits)
+    if prog not in _SWITCHERS:
+        return False
+    if any(v in _SWITCHERS[prog].split() for v in lits) or ("-c" in lits and prog == "su"):
+        return prog != "su"
+    operands = []
+    skip = False
+    for v in lits:
+        if skip:
+            skip = False
+        elif v is not None and v.startswith("-"):
+            skip = prog != "su" and v in _SWITCH_VALUES and "=" not in v
+        else:
+            operands.append(v)
+    if prog in ("ssh", "autossh", "su", "sg"):
+        return len(operands) <= 1  # a host (a user) and no command
+    return not operands
 
 
 def _cd_targets(prog: str, args: list[Word], scope: Scope) -> list[str] | None:

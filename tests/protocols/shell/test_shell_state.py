@@ -123,6 +123,9 @@ def test_writes_through_state_are_privilege(lines: tuple[str, ...]) -> None:
         ("cd /tmp", "cd notes", "cd \"$(cat f)/..\"", "cat x.txt"),
         ("while :; do cd sub; done", "cat x.txt"),
         ("cd ~/.ssh", "bash", "cat $k"),
+        ("k=/tmp/x", "sudo -i", "cat $k"),
+        ("k=/tmp/x", "su -", "cat $k"),
+        ("k=/tmp/x", "ssh db1", "cat $k"),
         ("cd $(mktemp -d -p ~/.ssh) && cat ../*",),
         ("cd x; echo > y",),
     ],
@@ -161,6 +164,8 @@ def test_unknown_state_makes_path_decisions_unknown(lines: tuple[str, ...]) -> N
         ("cd \"$(mktemp -d)\" && echo hi > f && cat f",),
         ("cd $(mktemp -d -t build.XXXXXX) && tar xzf ~/release.tgz && ls",),
         ("cat $(pwd)/README.md",),
+        ("sudo systemctl restart nginx", "cd /srv/app && grep -rn TODO ."),
+        ("f=app.log", "sudo ls", "tail $f"),
     ],
 )  # fmt: skip
 def test_everyday_sessions_stay_allowed(lines: tuple[str, ...]) -> None:
