@@ -16,6 +16,7 @@ variable, ``$(...)``, a relative path while the directory is unknown) is ``unkno
 
 from __future__ import annotations
 
+import itertools
 from fnmatch import fnmatchcase
 
 from protocols.classification import Category
@@ -228,7 +229,13 @@ def tree_sources(prog: str, args: list[Word]) -> list[Word]:
     """Operands a recursive reader, archiver or copier reads as whole trees (a
     recursive grep with no file operand, ``rg`` and ``ag`` read the directory)."""
     ops = [w for w in args if not w.value.startswith("-") or w.lit is None]
-    recursive = has_flag(args, "-r", "-R", "-a", "--recursive", "--archive")
+    recursive = has_flag(args, "-r", "-R", "-a", "--recursive", "--archive") or any(
+        (w.lit or "") == "--directories=recurse" for w in args
+    )
+    if prog in _GREPS and any(
+        a.lit == "-d" and b.lit == "recurse" for a, b in itertools.pairwise(args)
+    ):
+        recursive = True
     if prog in ("tar", "bsdtar", "gtar"):
         mode = ops[0].value if ops and args[0] is ops[0] else ""
         if has_flag(args, "-x", "-t", "--extract", "--get", "--list") or set(mode) & set("xt"):

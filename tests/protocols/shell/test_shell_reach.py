@@ -44,6 +44,7 @@ def cats(text: str) -> frozenset[Category]:
         "tar cz ~ | base64", "tar czf etc.tgz /etc", "tar cz /home", "zip -r x.zip /root",
         "cp -r ~ /tmp/x", "rsync -a / host:/x", "grep -r . .", "cd ~ && grep -r pass .",
         "rg . /etc", "cd ~/.ssh && rg .", "grep -r secret", "cd /etc && grep -r x",
+        "grep -d recurse x ~", "grep --directories=recurse x /", "diff -r ~/.ssh /tmp/x",
         # find and xargs hand every listed file to the reader
         "find ~ -name 'id_*' -exec cat {} +", "find ~ -name 'id_*' -exec cat {} \\;",
         "find ~ -name 'id_*' | xargs cat", "find ~ -name 'id_*' -print0 | xargs -0 cat",
