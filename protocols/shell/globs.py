@@ -447,7 +447,7 @@ def is_literal(glob: str) -> bool:
 
 def _literal(glob: str) -> str | None:
     """The one path a glob-syntax string names, or None if it has wildcards."""
-    if re.search(r"(?<!\\)[*?\[\ue001\ue002\ue003]", glob):
+    if re.search(r"(?<!\\)([*?\[\ue001\ue002\ue003]|[+@!]\()", glob):
         return None
     return unescape(glob)
 
