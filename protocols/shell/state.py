@@ -31,13 +31,19 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from . import globs, programs
-from .words import MKTEMP, Part, Word
+from .words import COMPONENT, MKTEMP, Part, Word
 
 #: More candidate directories than this: the directory is unknown.
 MAX_CWDS = 16
 
 #: Variables bash sets itself or that are positional: never bounded.
-_SPECIAL = frozenset("0123456789@*#?$!_-") | {"OLDPWD", "RANDOM", "REPLY", "BASH_REMATCH"}
+_SPECIAL = frozenset("0123456789@*_-") | {"OLDPWD", "REPLY", "BASH_REMATCH"}
+#: Variables (and known command output) that hold one name without a ``/``: a number,
+#: a user or host name. Their value is any single component.
+_COMPONENT_VARS = frozenset(
+    {"#", "?", "$", "!", "RANDOM", "USER", "LOGNAME", "HOSTNAME", "UID", "EUID", "PPID",
+     "BASHPID", "SECONDS", "LINENO", COMPONENT}
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +155,8 @@ class Scope:
             return frozenset({globs.HOME})
         if name == "PWD":
             return self.cwds()
+        if name in _COMPONENT_VARS and not self._assigned(name):
+            return frozenset({"*"})  # one name: no ``/``, no leading dot
         if name == MKTEMP:
             default = {"/tmp"}  # noqa: S108 - a name, not a file we create
             tmpdir = self.lookup("TMPDIR") if self._assigned("TMPDIR") else default

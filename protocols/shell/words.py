@@ -81,6 +81,23 @@ _SIMPLE_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*|[0-9]|[@*#?$!_-])\}?")
 _KNOWN_OUTPUT = re.compile(r"\$\(\s*(pwd|mktemp(\s+-[dqtu]+)*(\s+[\w.]*X{3,}[\w.]*)?)\s*\)")
 #: The pseudo-variable a ``$(mktemp)`` reads as (see state.Scope.lookup).
 MKTEMP = "$(mktemp)"
+#: The pseudo-variable for output that is one file name, never a ``/``: ``$(whoami)``.
+COMPONENT = "$(name)"
+_COMPONENT_OUTPUT = re.compile(
+    r"\s*(whoami|hostname(\s+-s)?|id\s+-[ugnr]+|nproc|uname(\s+-[a-z]+)*|logname"
+    r"|date(\s+[\"']?\+[^/%\"']*(%[^Dx/\"'][^/%\"']*)*[\"']?)?|git\s+rev-parse(\s+--short)?\s+HEAD)\s*"
+)
+
+
+def _known_output(raw: str) -> str | None:
+    """``$(pwd)`` is $PWD; ``$(mktemp -d)`` a fresh name in $TMPDIR (or /tmp);
+    ``$(date +%F)`` and the like one name without a ``/``. None: not known."""
+    inner = raw[1:-1] if raw.startswith("`") else raw[2:-1]
+    if _KNOWN_OUTPUT.fullmatch(f"$({inner})"):
+        return "PWD" if "pwd" in inner else MKTEMP
+    if _COMPONENT_OUTPUT.fullmatch(inner):
+        return COMPONENT
+    return None
 
 
 def _glob_parts(node: Node, out: list[Part], quoted: bool) -> None:
@@ -95,9 +112,8 @@ def _glob_parts(node: Node, out: list[Part], quoted: bool) -> None:
         out.append(("g", "/dev/fd/63", quoted))  # a pipe; what runs in it is walked
     elif kind == "arithmetic_expansion":
         out.append(("g", "*", quoted))  # a number: any text within one component
-    elif kind == "command_substitution" and _KNOWN_OUTPUT.fullmatch(raw):
-        # ``$(pwd)`` is $PWD; ``$(mktemp -d)`` a fresh name in $TMPDIR (or /tmp).
-        out.append(("v", "PWD" if "pwd" in raw else MKTEMP, quoted))
+    elif kind == "command_substitution" and _known_output(raw) is not None:
+        out.append(("v", _known_output(raw) or "", quoted))
     elif kind in DYNAMIC:
         out.append(("u", raw, quoted))
     elif kind in ("word", "number", "variable_name", "test_operator"):

@@ -31,6 +31,7 @@ def cats(text: str) -> frozenset[Category]:
         "cat ~/.kube/conf*", "cat ~/.pgp*", "cat ~/.*pass", "cat ~/.{pgpass,x}",
         "cat ~root/.ssh/id_rsa", "cat /root/.s*/*", "cat /home/*/.ssh/id_*",
         "cat /home/bob/.ssh/id_ed25519", "head /home/*/.aws/credentials",
+        "cat /home/$USER/.ssh/id_rsa", "cat ~/.ssh/id_$(whoami)",
         # system secrets, spelled around
         "cat /etc/shado?", "cat /etc/[s]hadow", "cat /e*/shadow", "cat /etc/{shadow,x}",
         "cat /etc/sh*w", "cat //etc///shadow", "cat /etc/./shadow", "cat /etc/x/../shadow",
@@ -87,6 +88,8 @@ def test_a_pattern_that_can_match_a_secret_is_export(text: str) -> None:
         "zip -r x.zip docs", "tar xzf release.tgz -C /tmp/release", "cat /etc/os-release",
         "grep root /etc/passwd", "tail -f /var/log/nginx/access.log", "cat ~/.bashrc",
         "f=app.log; tail $f", "x=5; echo $x", "echo $HOME", "ls $(pwd)", "cat $HOME/notes.txt",
+        "echo x > /tmp/$USER.log", "tail -f /var/log/app-$(date +%F).log", "cp a.log a.log.$$",
+        "tail /var/log/app-`date +%Y%m%d`.log", "cat /tmp/$(hostname)/x",
     ],
 )  # fmt: skip
 def test_everyday_commands_stay_allowed(text: str) -> None:
@@ -96,7 +99,7 @@ def test_everyday_commands_stay_allowed(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "cat \"$1\"", "cat $(echo x)", "cat `ls`", "cat $UNSET_VARIABLE", "head ${f#x}",
+        "cat \"$1\"", "cat $(echo x)", "cat /tmp/$(date +%D)", "cat `ls`", "cat $UNSET_VARIABLE", "head ${f#x}",
         "cat list | xargs cat", "xargs cat < list.txt", "tar czf - -T list.txt",
         "cpio -o < list", "xargs -a list.txt cat",
         "find . -name x | xargs -a list.txt cat", "grep -r foo $d", "tar cz \"$dir\"",
