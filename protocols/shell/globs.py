@@ -245,8 +245,8 @@ def tokens(glob: str, word: bool) -> tuple[Token, ...]:
                 out.append(("deep", _NO_SLASH if word else _ALL, True))
                 i = end + 1
                 continue
-        if ch == "*":
-            out.append(("star", _NO_SLASH if word else _ALL, True))
+        if ch == "*":  # within one component, on both sides (``**`` crosses them)
+            out.append(("star", _NO_SLASH, True))
         elif ch == "?":
             out.append(("one", _NO_SLASH if word else _ALL, True))
         elif ch == "[":
@@ -427,8 +427,10 @@ def _regex(glob: str) -> str:
     for kind, chars, negated in tokens(glob, False):
         if kind == "lit":
             out.append(re.escape(next(iter(chars))))
-        elif kind == "deep" or kind == "star":
+        elif kind == "deep":
             out.append(".*")
+        elif kind == "star":
+            out.append("[^/]*")
         elif kind == "one":
             out.append(".")
         else:

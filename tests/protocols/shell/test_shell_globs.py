@@ -94,6 +94,10 @@ def test_absolute_and_tilde() -> None:
         ("/srv/app", True, False),
         ("/srv/app/.ssh", True, True),
         ("/home", True, True),
+        ("/home/*", True, True),
+        ("/home/*/src", True, False),  # a project in someone's home holds no key
+        ("/home/bob/project", True, False),
+        ("/root/x", True, False),
     ],
 )
 def test_reaches_secret(path: str, tree: bool, expected: bool) -> None:

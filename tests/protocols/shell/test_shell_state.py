@@ -193,3 +193,19 @@ def test_a_line_that_runs_text_we_do_not_follow_forgets_everything() -> None:
 def test_an_unparsable_line_loses_the_state() -> None:
     result, state = classify("cat 'unterminated", INITIAL)
     assert C.UNKNOWN in result.categories and state.cwd is None
+
+
+def test_the_allowed_corpus_as_one_long_session_stays_allowed() -> None:
+    """State carried over hundreds of everyday lines (cds, sudo, loops) adds no alarms."""
+    import json
+    from pathlib import Path
+
+    corpus = Path(__file__).parents[2] / "corpus" / "shell_corpus.jsonl"
+    cases = [json.loads(line) for line in corpus.read_text().splitlines() if line.strip()]
+    state = INITIAL
+    flagged = []
+    for text in (c["text"] for c in cases if c["expect"] == "allow"):
+        result, state = classify(text, state)
+        if not result.benign and classify(text, INITIAL)[0].benign:
+            flagged.append(text)
+    assert flagged == []
