@@ -58,19 +58,62 @@ NOT_READERS: frozenset[str] = (
 #: The first operand is a pattern or a program, not a file (unless ``-e``/``-f`` gave it).
 _PATTERN_FIRST = frozenset("grep egrep fgrep zgrep rg ag ack sed awk gawk mawk nawk jq".split())
 
-#: Options taking a value, so the value is not mistaken for an operand.
-_TAKES_VALUE = frozenset(
-    "-n -c -e -f -m -A -B -C -w -d -F -v -t -o -O -s -k -b -i -I -T -u -L -l -p -x".split()
-)
+#: Options that take a separate value, per program, so the value is not mistaken for an
+#: operand (nor an operand for the pattern). A program not listed is read as taking none:
+#: its option values are then also checked as paths, which can only add flags.
+_GREP_V = "-e -f -m -A -B -C -d -D --regexp --file --max-count --context --label"
+_RG_V = "-e -f -g -t -T -m -A -B -C -j -M -E --type --glob --iglob --max-count --threads"
+_VALUES: dict[str, frozenset[str]] = {
+    **dict.fromkeys("grep egrep fgrep zgrep".split(), frozenset(_GREP_V.split())),
+    **dict.fromkeys("rg ag ack".split(), frozenset(_RG_V.split())),
+    "sed": frozenset("-e -f -l --expression --file --line-length".split()),
+    **dict.fromkeys("awk gawk mawk nawk".split(), frozenset("-F -v -f".split())),
+    "jq": frozenset("-f --from-file --indent --arg --argjson --slurpfile --rawfile".split()),
+    **dict.fromkeys("head tail".split(), frozenset("-n -c --lines --bytes".split())),
+    "cut": frozenset("-d -f -c -b --delimiter --fields --characters --bytes".split()),
+    "sort": frozenset("-k -t -o -S -T --key --field-separator --output".split()),
+    "split": frozenset("-l -b -n -C -a".split()),
+    "xxd": frozenset("-l -s -c -g".split()),
+    "od": frozenset("-j -N -t -A -w".split()),
+    "base64": frozenset("-w --wrap".split()),
+    "fold": frozenset("-w".split()),
+    "nl": frozenset("-b -s -w -v -i".split()),
+    "uniq": frozenset("-f -s -w".split()),
+    "tar": frozenset("-f -C -T -X -b --file --directory".split()),
+    "zip": frozenset("-x -i -b -t -tt -P".split()),
+    "dd": frozenset(),
+}
+
+#: jq options that take two values (``--arg NAME VALUE``).
+_TWO_VALUES = frozenset("--arg --argjson --slurpfile --rawfile".split())
+
 
 #: Filters that pass ``find``'s list on unchanged or thinned (for a later ``xargs``).
 _PASS_THROUGH = frozenset("sort uniq head tail grep egrep fgrep tac shuf tee cat".split())
 
 
+def _positionals(prog: str, args: list[Word]) -> list[Word]:
+    """Operands (GNU style: anywhere, until ``--``), skipping ``prog``'s option values."""
+    takes = _VALUES.get(prog, frozenset())
+    out: list[Word] = []
+    i = 0
+    while i < len(args):
+        v = args[i].lit
+        i += 1
+        if v == "--":
+            return out + args[i:]
+        if v is not None and v.startswith("-") and v != "-":
+            if v in takes:
+                i += 2 if v in _TWO_VALUES else 1
+            continue
+        out.append(args[i - 1])
+    return out
+
+
 def _operands(prog: str, args: list[Word]) -> list[Word]:
     """The words a program may open as files: operands and ``--opt=FILE``/``if=FILE``."""
     out = [w for w in args if (w.lit or "").startswith("-") and "=" in (w.lit or "")]
-    pos = positionals(args, _TAKES_VALUE)
+    pos = _positionals(prog, args)
     if prog in _PATTERN_FIRST and not has_flag(args, "-e", "-f", "--regexp", "--file"):
         pos = pos[1:]
     return out + pos
@@ -163,7 +206,7 @@ def _pattern(prog: str, args: list[Word]) -> Word | None:
     """grep's pattern, sed's script, awk's program: not a file."""
     if prog not in _PATTERN_FIRST or has_flag(args, "-e", "-f", "--regexp", "--file"):
         return None
-    pos = positionals(args, _TAKES_VALUE)
+    pos = _positionals(prog, args)
     return pos[0] if pos else None
 
 
@@ -369,9 +412,9 @@ def pipe_output(prog: str | None, args: list[Word], incoming: Feed | None) -> Fe
         return Feed((Word(".", "."),))  # files of the repository below here
     if prog == "ls":
         return _ls_feed(args)
-    ops = positionals(args, _TAKES_VALUE)
+    if prog is None or prog not in _PASS_THROUGH:
+        return None
+    ops = _positionals(prog, args)
     if prog in _GREPS and not has_flag(args, "-e", "-f", "--regexp", "--file"):
         ops = ops[1:]
-    if prog in _PASS_THROUGH and not ops:
-        return incoming
-    return None
+    return None if ops else incoming
