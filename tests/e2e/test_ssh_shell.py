@@ -350,3 +350,19 @@ async def test_exec_follows_variables_within_its_line(gw: Gw, sshd: Sshd) -> Non
     rc, out, err = await run(gw.ssh_argv("agent", "k=~/.ssh/id_; cat ${k}airlocktest"))
     assert rc == 126 and b"NOT-A-REAL-KEY" not in out
     assert b"export" in err
+
+
+async def test_an_approved_exec_hands_its_directory_to_the_lines_after_it(
+    gw: Gw, sshd: Sshd
+) -> None:
+    """`ssh -t HOST 'cd ~/.ssh && exec bash'`: the shell's lines start in ~/.ssh."""
+    fake_key(sshd)
+    command = "cd ~/.ssh && exec bash --norc --noprofile"
+    gw.reviewer.hold(command).set_result(True)  # bash is code: a human approved it
+    term = Terminal(gw.ssh_argv("agent", command, options=["-tt"]))
+    await term.start()
+    await term.expect(PROMPT)
+    term.type(b"cat *\r")
+    seen = await term.expect(b"approval required")
+    assert b"NOT-A-REAL-KEY" not in seen
+    await term.close()
