@@ -374,7 +374,7 @@ def substitute(args: list[Word], placeholder: str, feed: Feed, acc: Acc) -> list
     for w in args:
         if placeholder and placeholder in (w.lit if w.lit is not None else w.text):
             w = Word(None, w.text)
-            acc.scope.feeds[id(w)] = feed
+            acc.scope.feed(w, feed)
         out.append(w)
     return out
 
@@ -389,7 +389,7 @@ def xargs_input(acc: Acc, from_file: bool = False) -> Feed:
 def xargs_word(acc: Acc, from_file: bool = False) -> Word:
     """The arguments xargs appends, as one word standing for its input list."""
     w = Word(None, "{}")
-    acc.scope.feeds[id(w)] = xargs_input(acc, from_file)
+    acc.scope.feed(w, xargs_input(acc, from_file))
     return w
 
 

@@ -117,6 +117,8 @@ class Scope:
     glob_work: int = 0
     #: Words standing for what a ``find`` lists (``{}``, xargs input), by id.
     feeds: dict[int, Feed] = field(default_factory=dict)
+    #: The words ``feeds`` is keyed by, kept alive so no other word can reuse their id.
+    fed: list[Word] = field(default_factory=list)
     #: What the command being walked reads on stdin from a pipe, if it lists files.
     pipe: Feed | None = None
     #: Above 0 while walking text that may run after text that follows it (a loop or
@@ -125,6 +127,11 @@ class Scope:
 
     def _line(self) -> Effects:
         return self.effects if not self.unordered else _union(self.seed, self.effects)
+
+    def feed(self, w: Word, feed: Feed) -> None:
+        """``w`` stands for the files ``feed`` lists."""
+        self.fed.append(w)
+        self.feeds[id(w)] = feed
 
     # -- reading ------------------------------------------------------------------------
     def cwds(self) -> frozenset[str] | None:

@@ -129,3 +129,11 @@ def test_glob_work_per_line_is_bounded_and_fails_closed() -> None:
     result = classify_shell("cat " + " ".join(["/x/*?*?*?*[a-z]*/*?*?/*"] * 3000))
     assert not result.benign
     assert not classify_shell("cat /srv/" + "*?" * 200).benign
+
+
+def test_a_word_standing_for_finds_list_never_lends_its_identity() -> None:
+    # The stand-in words are kept alive for the line: a later word cannot reuse their id
+    # and be judged as find's tree instead of itself.
+    line = "; ".join(["find /tmp -exec true {} +", "xargs true < /dev/null"] * 20)
+    for _ in range(20):
+        assert C.EXPORT in cats(line + "; cat ~/.s*/id_rsa")
