@@ -139,7 +139,7 @@ class Scope:
         if self.pinned:
             targets, level, before, unknown, calls = self.pinned[-1]
             fresh = self.effects.cwd_unknown == unknown and self.calls == calls
-            if level == self.unordered and fresh:
+            if level == self.unordered and fresh and targets:
                 return targets | (frozenset(self.effects.cds) - before)
         if self.state.cwd is None or line.cwd_unknown:
             return None
@@ -440,8 +440,8 @@ def _cd_targets(prog: str, args: list[Word], scope: Scope) -> list[str] | None:
     if pos[0].lit == "-":
         return None  # ``cd -`` is $OLDPWD
     found, vague = scope.expand(pos[0])
-    if vague or any(globs.ANY in p for p in found):
-        return None
+    if vague or not found or any(globs.ANY in p for p in found):
+        return None  # ``cd ""`` (or a word that expands to nothing) too
     return found
 
 

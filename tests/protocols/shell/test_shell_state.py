@@ -66,6 +66,8 @@ def last(*lines: str) -> frozenset[Category]:
         ("cd /tmp && eval 'cd ~/.ssh' && cat *",),
         ("cd ~/.ssh || cat *",),
         ("cd ~/.ssh", "cd /tmp || cat *"),
+        ("cd ~/.ssh", "cd '' && cat *"),
+        ("cd ~/.ssh", "e=", "cd $e && cat *"),
         ("cd ~/.ssh", "grep -r x ."),
         ("cd ~", "cd src", "grep -r x ."),  # the second cd may have failed
         ("cd ~/.ssh; bash -c 'cat *'",),
