@@ -250,22 +250,47 @@ def _tree(prog: str, args: list[Word], w: Word, acc: Acc, feed: Feed | None) -> 
         found, vague = scope.expand(root)
         if vague or any(globs.ANY in p for p in found):
             acc.add(C.UNKNOWN, f"{prog} reads a tree at {root.text!r}, which could be anywhere")
-        name = feed.name if feed is not None else None
+        names = [feed.name] if feed is not None and feed.name is not None else []
+        if feed is None and prog in _GREPS:
+            names = _includes(args)
         hidden = prog not in _SKIP_HIDDEN or has_flag(args, "--hidden", "-u", "-.")
-        if any(_secret(p, scope, True, hidden) for p in found) and _named(name, feed):
+        if any(_secret(p, scope, True, hidden) for p in found) and _named(names, feed):
             acc.add(C.EXPORT, f"{prog} reads everything under {globs.plain(found[0])}")
             acc.obj("path", globs.plain(found[0]))
 
 
-def _named(name: str | None, feed: Feed | None) -> bool:
-    """Could ``find -name NAME`` list a secret? Judged on the names secrets really have:
-    every name pattern could match *some* file in ``~/.gnupg``, so the could-match test
-    alone would flag ``find . -name '*.py' -exec grep x {} +`` from a home directory."""
-    if name is None:
+def _named(names: list[str], feed: Feed | None) -> bool:
+    """Could ``find -name NAME`` (``grep -r --include=NAME``) list a secret? Judged on the
+    names secrets really have: every name pattern could match *some* file in ``~/.gnupg``,
+    so the could-match test alone would flag ``find . -name '*.py' -exec grep x {} +``
+    from a home directory. No names: no filter."""
+    if not names:
         return True
     nocase = feed is not None and feed.nocase
-    name = name.lower() if nocase else name
-    return any(fnmatchcase(e.lower() if nocase else e, name) for e in globs.SECRET_NAMES)
+    for name in names:
+        name = name.lower() if nocase else name
+        if any(fnmatchcase(e.lower() if nocase else e, name) for e in globs.SECRET_NAMES):
+            return True
+    return False
+
+
+def _includes(args: list[Word]) -> list[str]:
+    """``grep -r --include=GLOB``: the names it reads (empty: all, or not literal)."""
+    out: list[str] = []
+    for w, nxt in zip(args, [*args[1:], None], strict=True):
+        lit = w.lit or ""
+        value: str | None = None
+        if lit.startswith("--include="):
+            value = lit.partition("=")[2]
+        elif lit == "--include" and nxt is not None:
+            value = nxt.lit
+            if value is None:
+                return []
+        elif w.lit is None and "--include" in w.text:
+            return []  # a computed filter: no filter
+        if value is not None:
+            out.append(value)
+    return out
 
 
 def tree_sources(prog: str, args: list[Word]) -> list[Word]:
