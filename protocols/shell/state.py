@@ -79,6 +79,9 @@ class Effects:
     all_vars_unknown: bool = False
     definite: set[str] = field(default_factory=set)
     globopts: set[str] = field(default_factory=set)
+    #: ``eval``/``source``/a nameref ran: any variable may hold anything (a new shell
+    #: only forgets values: its ``$USER`` is still a user name).
+    opaque: bool = False
 
     def key(self) -> tuple[object, ...]:
         return (
@@ -88,6 +91,7 @@ class Effects:
             frozenset(self.unknown_vars),
             self.all_vars_unknown,
             frozenset(self.globopts),
+            self.opaque,
         )
 
 
@@ -185,7 +189,7 @@ class Scope:
             name in self.current
             or name in line.values
             or name in line.unknown_vars
-            or line.all_vars_unknown
+            or line.opaque
             or self.state.value(name) is not None
         )
 
@@ -214,6 +218,7 @@ class Scope:
     def forget_variables(self) -> None:
         """A nameref or a computed name: any variable may have changed."""
         self.effects.all_vars_unknown = True
+        self.effects.opaque = True
         self.current.clear()
 
     def forget_everything(self) -> None:
@@ -233,7 +238,8 @@ class Scope:
     def new_shell(self) -> None:
         """An interactive shell or a login as another user: its variables are not ours,
         and it starts in a home directory (this user's, root's or anyone's)."""
-        self.forget_variables()
+        self.effects.all_vars_unknown = True
+        self.current.clear()
         self.effects.cds.update({globs.HOME, "/root", "/home/*"})
 
     # -- expanding words ----------------------------------------------------------------
@@ -367,6 +373,7 @@ def _union(a: Effects, b: Effects) -> Effects:
         a.all_vars_unknown or b.all_vars_unknown,
         a.definite | b.definite,
         a.globopts | b.globopts,
+        a.opaque or b.opaque,
     )
 
 

@@ -168,6 +168,7 @@ def test_unknown_state_makes_path_decisions_unknown(lines: tuple[str, ...]) -> N
         ("cat $(pwd)/README.md",),
         ("sudo systemctl restart nginx", "cd /srv/app && grep -rn TODO ."),
         ("f=app.log", "sudo ls", "tail $f"),
+        ("exec bash --norc", "echo x > /tmp/$USER.log", "cd $(mktemp -d) && ls"),
     ],
 )  # fmt: skip
 def test_everyday_sessions_stay_allowed(lines: tuple[str, ...]) -> None:
