@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from gateway import metrics
 from gateway.model import Action, ActionKind, Decision, Notify, Outcome, Session, Verdict
 from protocols.classification import Classification
+from protocols.shell.state import INITIAL, ShellState
 from protocols.sql import LexingState, SqlClassifierCache
 
 if TYPE_CHECKING:
@@ -56,6 +57,16 @@ class SessionContext:
     cache: dict[tuple[bytes, LexingState, int], Outcome] = field(default_factory=dict)
     #: Called when an action starts waiting for a human (the relay keeps its session alive).
     on_hold: Callable[[], None] | None = None
+    #: The shell's directory and variables as the next exec command or shell line finds
+    #: them; advanced only by lines that were allowed (a refused line never ran).
+    shell: ShellState = INITIAL
+
+
+def _advance(ctx: SessionContext, after: ShellState | None, outcome: Outcome) -> Outcome:
+    """An allowed shell line runs: later lines see the directory and variables it left."""
+    if after is not None and outcome.allowed:
+        ctx.shell = after
+    return outcome
 
 
 class RefuseAllReviews:
@@ -75,15 +86,22 @@ class RefuseAllReviews:
 
 def classify(action: Action, ctx: SessionContext) -> Classification:
     """Classify an action by its protocol; relays that classify themselves pass it in."""
-    if action.classification is not None:
-        return action.classification
-    if action.kind in (ActionKind.QUERY, ActionKind.PARSE):
-        return SQL_CACHE.classify(action.text, ctx.lexing, ctx.prepared)
-    if action.kind in (ActionKind.EXEC, ActionKind.SHELL_LINE):
-        from protocols.shell import classify_shell
+    return classify_stateful(action, ctx)[0]
 
-        return classify_shell(action.text)
-    return Classification.unknown(f"no classifier for {action.kind}")
+
+def classify_stateful(
+    action: Action, ctx: SessionContext
+) -> tuple[Classification, ShellState | None]:
+    """The classification, and for shell text the shell state after it runs."""
+    if action.classification is not None:
+        return action.classification, None
+    if action.kind in (ActionKind.QUERY, ActionKind.PARSE):
+        return SQL_CACHE.classify(action.text, ctx.lexing, ctx.prepared), None
+    if action.kind in (ActionKind.EXEC, ActionKind.SHELL_LINE):
+        from protocols.shell import classify as classify_line
+
+        return classify_line(action.text, ctx.shell)
+    return Classification.unknown(f"no classifier for {action.kind}"), None
 
 
 #: One process-wide exact-text cache (text + lexing state); policy is applied after it, so
@@ -117,51 +135,58 @@ class Checkpoint:
         Relays on the hot path call this and await only when they got an awaitable; the
         awaitable suspends only the calling session.
         """
-        # The cache keys on the bytes that are classified; an action whose classification
+        # The cache keys on the bytes that are classified. Shell text is judged against the
+        # session's shell state, which the key does not hold; an action whose classification
         # the relay supplies (an Execute of a prepared name, a fastpath call) is not judged
-        # by its bytes, so it is never cached: the same Execute bytes can run another
-        # statement once the name is redefined.
-        key = (action.raw, ctx.lexing, self.policy.version)
-        cached = ctx.cache.get(key) if action.classification is None else None
+        # by its bytes (the same Execute bytes run another statement once the name is
+        # redefined): neither is ever served from or stored in the cache.
+        stateful = action.kind in (ActionKind.EXEC, ActionKind.SHELL_LINE)
+        uncacheable = stateful or action.classification is not None
+        key = None if uncacheable else (action.raw, ctx.lexing, self.policy.version)
+        cached = ctx.cache.get(key) if key is not None else None
         if cached is not None and self.delay is None:
             return self._finish(ctx, action, cached, None)
         if self.delay is not None:
-            return self._delayed(ctx, action, key)
+            return self._delayed(ctx, action)
         try:
-            classification = classify(action, ctx)
+            classification, after = classify_stateful(action, ctx)
             verdict = self.policy.evaluate(ctx.session, action, classification)
         except Exception as exc:  # fail closed on anything unexpected
             return self._failed(exc)
         if verdict.decision is Decision.ALLOW:
-            cache_key = key if action.classification is None else None
-            return self._finish(ctx, action, Outcome(True, classification, verdict), cache_key)
+            allowed = Outcome(True, classification, verdict)
+            return _advance(ctx, after, self._finish(ctx, action, allowed, key))
         if verdict.decision is Decision.DENY:
             message = f"airlock: denied by rule {verdict.rule}: {verdict.reason}"
             return self._finish(ctx, action, Outcome(False, classification, verdict, message), None)
-        return self._review(ctx, action, classification, verdict)
+        return self._review(ctx, action, classification, verdict, after)
 
     async def decide(self, ctx: SessionContext, action: Action) -> Outcome:
         result = self.check(ctx, action)
         return result if isinstance(result, Outcome) else await result
 
-    async def _delayed(
-        self, ctx: SessionContext, action: Action, key: tuple[bytes, LexingState, int]
-    ) -> Outcome:
+    async def _delayed(self, ctx: SessionContext, action: Action) -> Outcome:
         try:
             assert self.delay is not None
             await self.delay(ctx, action)
-            classification = classify(action, ctx)
+            classification, after = classify_stateful(action, ctx)
             verdict = self.policy.evaluate(ctx.session, action, classification)
         except Exception as exc:
             return self._failed(exc)
         if verdict.decision is Decision.REVIEW:
-            return await self._review(ctx, action, classification, verdict)
+            return await self._review(ctx, action, classification, verdict, after)
         allowed = verdict.decision is Decision.ALLOW
         message = "" if allowed else f"airlock: denied by rule {verdict.rule}: {verdict.reason}"
-        return self._finish(ctx, action, Outcome(allowed, classification, verdict, message), None)
+        outcome = Outcome(allowed, classification, verdict, message)
+        return _advance(ctx, after, self._finish(ctx, action, outcome, None))
 
     async def _review(
-        self, ctx: SessionContext, action: Action, classification: Classification, verdict: Verdict
+        self,
+        ctx: SessionContext,
+        action: Action,
+        classification: Classification,
+        verdict: Verdict,
+        after: ShellState | None = None,
     ) -> Outcome:
         # The statement is on record (verdict `review`) before anyone is asked about it, so
         # the transcript reads statement -> approval events -> result.
@@ -174,7 +199,7 @@ class Checkpoint:
             outcome = await self.reviewer.review(ctx, action, classification, verdict)
         except Exception as exc:
             return self._failed(exc)
-        return self._finish(ctx, action, outcome, None, record=False)
+        return _advance(ctx, after, self._finish(ctx, action, outcome, None, record=False))
 
     @staticmethod
     def _failed(exc: Exception) -> Outcome:

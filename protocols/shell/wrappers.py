@@ -10,7 +10,7 @@ import re
 
 from protocols.classification import Category
 
-from . import programs
+from . import programs, reach
 from .assign import check_variable
 from .core import Acc, Ctx, Handler, has_flag, positionals, split_options
 from .words import Word
@@ -282,11 +282,19 @@ def xargs(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     inner = rest[0].lit
     if inner in programs.SHELLS and replace and any(replace in w.value for w in rest[1:]):
         acc.add(C.CODE, "xargs substitutes its input into shell code")
+    # The file list xargs reads (find's, through a pipe) is what the command opens.
+    from_file = any(n in ("-a", "--arg-file") for n, _ in opts)
+    if replace:
+        listed = reach.xargs_input(acc, from_file)
+        rest = [rest[0], *reach.substitute(rest[1:], replace, listed, acc)]
+    else:
+        rest = [*rest, reach.xargs_word(acc, from_file)]
     _inner(rest, acc, ctx)
 
 
 def find(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     acc.add(C.READ, "find lists files")
+    listed = reach.find_feed(args)
     i = 0
     while i < len(args):
         v = args[i].lit
@@ -295,7 +303,7 @@ def find(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
             end = i
             while end < len(args) and args[end].lit not in (";", "+"):
                 end += 1
-            _inner(args[i:end], acc, ctx)
+            _inner(reach.substitute(args[i:end], "{}", listed, acc), acc, ctx)
             i = end + 1
         elif v == "-delete":
             acc.add(C.DESTRUCTIVE, "find -delete removes files")

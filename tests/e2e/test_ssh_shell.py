@@ -277,3 +277,92 @@ async def test_transcript_records_terminal_but_never_echo_off_input(sshd: Sshd) 
     assert '"hidden":true' in text.replace(" ", "")
     for event in ("term_input", "term_output", "statement", '"exec"', '"stdout"', '"exit"'):
         assert event in text, event
+
+
+def fake_key(sshd: Sshd) -> Path:
+    """A private-key-shaped file in the test user's ~/.ssh (what the lines try to read)."""
+    entry = pwd.getpwnam(sshd.user)
+    ssh_dir = Path(entry.pw_dir) / ".ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    key = ssh_dir / "id_airlocktest"
+    key.write_text("NOT-A-REAL-KEY-BUT-SECRET\n")
+    for path in (ssh_dir, key):
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    return key
+
+
+async def test_a_directory_entered_on_an_earlier_line_is_followed(gw: Gw, sshd: Sshd) -> None:
+    """`cd ~/.ssh` then `cat *`: the second line names no secret, the state does."""
+    fake_key(sshd)
+    term = await open_bash(gw)
+    term.type(b"cd ~/.ssh\r")
+    await term.expect(PROMPT)
+    term.type(b"cat *\r")
+    seen = await term.expect(b"approval required")
+    term.type(b"echo after-refusal\r")
+    seen += await term.expect(b"after-refusal\r\n")
+    assert b"NOT-A-REAL-KEY" not in seen
+    assert lines_seen(gw)[-3:] == ["cd ~/.ssh", "cat *", "echo after-refusal"]
+    await term.close()
+
+
+async def test_a_variable_set_on_an_earlier_line_is_followed(gw: Gw, sshd: Sshd) -> None:
+    fake_key(sshd)
+    term = await open_bash(gw)
+    term.type(b"k=~/.ssh/id_\r")
+    await term.expect(PROMPT)
+    term.type(b"cat ${k}airlocktest\r")
+    seen = await term.expect(b"approval required")
+    term.type(b"echo after-refusal\r")
+    seen += await term.expect(b"after-refusal\r\n")
+    assert b"NOT-A-REAL-KEY" not in seen
+    await term.close()
+
+
+async def test_writing_authorized_keys_after_cd_is_privilege(gw: Gw, sshd: Sshd) -> None:
+    key = fake_key(sshd)
+    authorized = key.parent / "authorized_keys"
+    before = authorized.read_bytes() if authorized.exists() else None
+    term = await open_bash(gw)
+    term.type(b"cd ~/.ssh && echo ssh-ed25519 AAAA evil >> authorized_keys\r")
+    await term.expect(b"privilege")
+    term.type(b"echo after-refusal\r")
+    await term.expect(b"after-refusal\r\n")
+    assert (authorized.read_bytes() if authorized.exists() else None) == before
+    await term.close()
+
+
+async def test_an_unknown_directory_makes_relative_reads_reviewed(gw: Gw) -> None:
+    term = await open_bash(gw)
+    term.type(b"cd /tmp && echo known-dir\r")  # exact: the cd succeeded
+    await term.expect(b"known-dir\r\n")
+    term.type(b'cd "$(echo /tmp)" && echo computed-cd\r')  # allowed; the directory is lost
+    await term.expect(b"computed-cd\r\n")
+    term.type(b"cat notes.txt\r")  # relative: could be any file now
+    await term.expect(b"which could be any file")
+    term.type(b"cat /etc/hostname >/dev/null && echo absolute-ok\r")
+    await term.expect(b"absolute-ok\r\n")
+    await term.close()
+
+
+async def test_exec_follows_variables_within_its_line(gw: Gw, sshd: Sshd) -> None:
+    fake_key(sshd)
+    rc, out, err = await run(gw.ssh_argv("agent", "k=~/.ssh/id_; cat ${k}airlocktest"))
+    assert rc == 126 and b"NOT-A-REAL-KEY" not in out
+    assert b"export" in err
+
+
+async def test_an_approved_exec_hands_its_directory_to_the_lines_after_it(
+    gw: Gw, sshd: Sshd
+) -> None:
+    """`ssh -t HOST 'cd ~/.ssh && exec bash'`: the shell's lines start in ~/.ssh."""
+    fake_key(sshd)
+    command = "cd ~/.ssh && exec bash --norc --noprofile"
+    gw.reviewer.hold(command).set_result(True)  # bash is code: a human approved it
+    term = Terminal(gw.ssh_argv("agent", command, options=["-tt"]))
+    await term.start()
+    await term.expect(PROMPT)
+    term.type(b"cat *\r")
+    seen = await term.expect(b"approval required")
+    assert b"NOT-A-REAL-KEY" not in seen
+    await term.close()
