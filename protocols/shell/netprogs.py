@@ -63,6 +63,19 @@ def curl(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
             acc.add(paths.write_categories(v), f"curl writes {v}")
         elif name in ("-K", "--config"):
             acc.add(C.UNKNOWN, "curl reads options from a file")
+        elif name == "--engine":
+            acc.add(C.CODE, "curl --engine loads a library")
+    for w in args:
+        scheme, sep, rest = w.value.partition("://")
+        scheme = scheme.lower()
+        if not sep or not re.fullmatch(r"[a-z0-9+.-]+", scheme):
+            continue
+        if scheme == "file":
+            local = "/" + rest.partition("/")[2]
+            acc.add(paths.read_categories(local), f"curl reads {local}")
+            acc.obj("path", local)
+        elif scheme not in ("http", "https", "ftp", "ftps"):
+            acc.add({C.EXPORT, C.FORWARDING}, f"curl speaks {scheme} to a chosen host")
     _hosts(args, acc)
 
 
@@ -101,6 +114,11 @@ def wget(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
         if v.startswith(("--post-file", "--body-file", "--post-data", "--body-data", "--method")):
             export = "file" in v or w.lit is None
             acc.add(C.EXPORT if export else C.WRITE, "wget sends data")
+        elif v.startswith(("--use-askpass", "--execute", "-e")) or v in ("--config",):
+            acc.add(C.CODE, "wget runs a program or wgetrc commands")
+        elif v.startswith(("-o", "--output-file", "-a", "--append-output")) and len(v) > 2:
+            target = v.partition("=")[2] if "=" in v else v[2:]
+            acc.add(paths.write_categories(target), f"wget logs to {target}")
         elif v.startswith(("-O", "--output-document")) and len(v) > 2:
             target = v.partition("=")[2] if "=" in v else v[2:]
             acc.add(paths.write_categories(target), f"wget writes {target}")
