@@ -509,6 +509,46 @@ SPECS: dict[str, ArgModel] = {
             "silent squeeze version"
         ),
     ),
+    "mv": model(
+        "S:TZbfint:uv",
+        "backup:: context force help interactive no-clobber no-target-directory "
+        "strip-trailing-slashes suffix= target-directory= update:: verbose version exchange",
+        output="-t --target-directory",
+    ),
+    "touch": model(
+        "acd:fhmr:t:",
+        "date= help no-create no-dereference reference= time= version",
+    ),
+    "date": model(
+        "I::Rd:f:r:s:u",
+        "date= debug file= help iso-8601:: reference= resolution rfc-3339= rfc-email set= "
+        "universal utc version",
+        input="-f --file",
+    ),
+    "dmesg": model(
+        "CDEF:HJLPSTVWcdef:hkl:n:prs:tuwx",
+        "buffer-size= clear color:: console-level= console-off console-on ctime decode "
+        "facility= file= follow follow-new force-prefix help human json kernel level= "
+        "noescape nopager notime raw read-clear reltime show-delta since= syslog "
+        "time-format= until= userspace version",
+        input="-F --file",
+    ),
+    "journalctl": model(
+        "D:F:M:NS:U:ab::c:efg:hkmn::o:p:qrt:u:x",
+        "after-cursor= all boot:: case-sensitive:: catalog cursor= cursor-file= directory= "
+        "disk-usage dmesg dump-catalog facility= field= fields file= flush follow force "
+        "grep= header help identifier= image= interval= lines:: list-boots list-catalog "
+        "machine= merge namespace= no-full no-hostname no-pager no-tail output= "
+        "output-fields= pager-end priority= quiet relinquish-var reverse root= rotate "
+        "setup-keys show-cursor since= smart-relinquish-var sync system unit= until= "
+        "update-catalog user user-unit= utc vacuum-files= vacuum-size= vacuum-time= verify "
+        "verify-key= version full exclude-identifier= invocation= list-invocations "
+        "list-namespaces",
+        input="--file -D --directory",
+        output="--cursor-file",
+        unknown="--root --image -M --machine",
+        numeric=True,
+    ),
 }
 SPECS.update(SYSTEM_SPECS)
 SPECS["unix2dos"] = SPECS["dos2unix"]

@@ -208,6 +208,7 @@ AWK = model(
     "csv",
     code="-f --file -E --exec -i --include -l --load",
     output="--dump-variables --profile",
+    unknown="-W",  # mawk/gawk ``-W exec``, ``-W sprintf``...: compatibility spellings
     mode="-e --source",
 )
 

@@ -296,9 +296,9 @@ SYSTEM_SPECS: dict[str, ArgModel] = {
         abbrev=False,
     ),
     "dos2unix": model(
-        "hkLoqsFRVbrvVn:c:ifmO",
+        "hkLoqsFRVbrvVnc:ifmO",
         "help keep-date license oldfile quiet safe follow-symlink "
-        "replace-symlink version keep-bom remove-bom verbose newfile= convmode= info "
+        "replace-symlink version keep-bom remove-bom verbose newfile convmode= info "
         "force add-bom stdout allow-chown no-allow-chown",
         mode="-n --newfile -O --stdout",
     ),

@@ -11,6 +11,7 @@ options at all: any option makes it ``unknown`` (fail closed, see ``argmodel``).
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from protocols.classification import Category
@@ -274,6 +275,24 @@ def install(prog: str, parsed: Parsed, acc: Acc, ctx: Ctx) -> None:
         acc.add(paths.write_categories(dest) - {C.WRITE}, f"{prog} writes {dest}")
 
 
+def copy(prog: str, parsed: Parsed, acc: Acc, ctx: Ctx) -> None:
+    """cp, mv, ln, install: the destination may be a directory, so each source's name
+    below it is written too (``cp authorized_keys ~/.ssh``)."""
+    acc.add(C.WRITE, f"{prog} copies or moves files")
+    target = next((v for v in parsed.values("-t", "--target-directory") if v), None)
+    sources = list(parsed.operands)
+    if target is None and len(sources) > 1 and not parsed.has("-T", "--no-target-directory"):
+        target = sources.pop()
+    if target is None:
+        return
+    for w in sources:
+        name = posixpath.basename(w.value.rstrip("/")) or "*"
+        dest = f"{target.value.rstrip('/')}/{name}"
+        acc.add(paths.write_categories(dest) - {C.WRITE}, f"{prog} writes {dest}")
+    if prog == "install":
+        install(prog, parsed, acc, ctx)
+
+
 def mkdir(prog: str, parsed: Parsed, acc: Acc, ctx: Ctx) -> None:
     acc.add(C.WRITE, f"{prog} creates directories")
     for v in parsed.values("-m", "--mode"):
@@ -385,7 +404,10 @@ _MODES: dict[str, Handler] = {
     "xxd": modelled(XXD, xxd),
     "dos2unix": modelled(SPECS["dos2unix"], dos2unix),
     "unix2dos": modelled(SPECS["unix2dos"], dos2unix),
-    "install": modelled(SPECS["install"], install),
+    "install": modelled(SPECS["install"], copy),
+    "cp": modelled(SPECS["cp"], copy),
+    "mv": modelled(SPECS["mv"], copy),
+    "ln": modelled(SPECS["ln"], copy),
     "mkdir": modelled(SPECS["mkdir"], mkdir),
     "dc": _with(_dash_e, SPECS["dc"], dc),
     "ssh-keygen": modelled(SSH_KEYGEN, ssh_keygen),
@@ -409,7 +431,7 @@ _HARMLESS_OPTIONS = frozenset(
     "ps lsof which pidof top htop atop btop getcap lsattr vmstat free uptime w".split()
 )
 #: Existing argument-aware handlers the models run before.
-_WRAPPED = ("touch", "mv", "date", "dmesg", "journalctl", "umask")
+_WRAPPED = ("touch", "date", "dmesg", "journalctl")
 
 
 def _build() -> dict[str, Handler]:
