@@ -61,7 +61,7 @@ TAR = model(
     mode="-f --file -C --directory -P --absolute-names --transform --xform -O --to-stdout "
     "--one-top-level --remove-files -c --create -r --append -u --update -A --catenate "
     "--concatenate -t --list -x --extract --get -d --diff --compare --delete --test-label "
-    "--force-local -w --interactive --confirmation",
+    "--force-local -w --interactive --confirmation --verbatim-files-from",
 )
 
 _TAR_CREATE = ("-c", "--create", "-r", "--append", "-u", "--update", "-A", "--catenate")
@@ -126,6 +126,8 @@ def tar(prog: str, parsed: Parsed, acc: Acc, ctx: Ctx) -> None:
     archive = next((v for v in reversed(parsed.values("-f", "--file")) if v is not None), None)
     if archive is not None and remote(archive.value) and not parsed.has("--force-local"):
         acc.add({C.EXPORT, C.FORWARDING}, f"{prog} reads or writes a remote archive")
+    if parsed.has("-T", "--files-from") and not parsed.has("--verbatim-files-from"):
+        acc.add(C.UNKNOWN, f"{prog} -T: names starting with - in the list are options")
     if parsed.has("-w", "--interactive", "--confirmation"):
         acc.add(C.UNKNOWN, f"{prog} asks on the terminal what to do")
     if parsed.has(*_TAR_CREATE):

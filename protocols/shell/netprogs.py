@@ -37,7 +37,14 @@ _CURL_V = frozenset(
     "-d --data --data-binary --data-raw --data-urlencode --json -F --form --form-string -T "
     "--upload-file -o --output -X --request -H --header -u --user -x --proxy -e --referer "
     "-A --user-agent -b --cookie -c --cookie-jar -K --config -m --max-time -w --write-out "
-    "--connect-timeout -r --range -E --cert --key --cacert --resolve --retry -U".split()
+    "--connect-timeout -r --range -E --cert --key --cacert --resolve --retry -U "
+    "-D --dump-header -c --cookie-jar --trace --trace-ascii --stderr --libcurl --etag-save "
+    "--hsts --alt-svc --output-dir --engine".split()
+)
+#: curl options whose value is a file it writes.
+_CURL_WRITES = frozenset(
+    "-D --dump-header -c --cookie-jar --trace --trace-ascii --stderr --libcurl --etag-save "
+    "--hsts --alt-svc".split()
 )
 
 
@@ -59,8 +66,11 @@ def curl(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
             acc.add(C.WRITE, f"curl sends {v.upper()}")
         elif name in ("-X", "--request") and v.upper() == "DELETE":
             acc.add(C.DESTRUCTIVE, "curl sends DELETE")
-        elif name in ("-o", "--output"):
+        elif name in ("-o", "--output") or name in _CURL_WRITES:
             acc.add(paths.write_categories(v), f"curl writes {v}")
+        elif name == "--output-dir":
+            acc.add(paths.write_categories(f"{v}/x"), f"curl writes into {v}")
+            acc.add(C.UNKNOWN, "curl --output-dir: file names come from the URLs")
         elif name in ("-K", "--config"):
             acc.add(C.UNKNOWN, "curl reads options from a file")
         elif name == "--engine":
@@ -109,6 +119,29 @@ def _hosts(args: list[Word], acc: Acc) -> None:
 
 def wget(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     acc.add(C.WRITE, "wget downloads a file")
+    lits = [w.value for w in args]
+    if not any(v.startswith(("-O", "--output-document")) for v in lits):
+        # Without -O the file is named after the URL (``http://h/.bashrc`` -> ``.bashrc``),
+        # below -P's directory.
+        prefix = next(
+            (
+                (
+                    v.partition("=")[2]
+                    if "=" in v
+                    else v[2:]
+                    if len(v) > 2
+                    else (lits[k + 1] if k + 1 < len(lits) else "")
+                )
+                for k, v in enumerate(lits)
+                if v.startswith(("-P", "--directory-prefix"))
+            ),
+            ".",
+        )
+        for v in lits:
+            if "://" in v:
+                name = v.split("?")[0].rstrip("/").rpartition("/")[2] or "index.html"
+                target = f"{prefix.rstrip('/')}/{name}"
+                acc.add(paths.write_categories(target) - {C.WRITE}, f"wget writes {target}")
     for w in args:
         v = w.value
         if v.startswith(("--post-file", "--body-file", "--post-data", "--body-data", "--method")):

@@ -293,6 +293,41 @@ def copy(prog: str, parsed: Parsed, acc: Acc, ctx: Ctx) -> None:
         install(prog, parsed, acc, ctx)
 
 
+def uniq(prog: str, parsed: Parsed, acc: Acc, ctx: Ctx) -> None:
+    """``uniq [INPUT [OUTPUT]]``: the second operand is written."""
+    acc.add(C.READ, f"{prog} filters")
+    if len(parsed.operands) > 1:
+        out = parsed.operands[1].value
+        acc.add(paths.write_categories(out), f"{prog} writes {out}")
+
+
+_SUFFIXES = (".gz", ".tgz", ".z", ".bz2", ".tbz", ".xz", ".txz", ".lzma", ".zst", ".lz4", ".Z")
+
+
+def compressor(prog: str, parsed: Parsed, acc: Acc, ctx: Ctx) -> None:
+    """gzip and kin write ``f.gz`` from ``f`` (or ``f`` from ``f.gz``) and remove the
+    source: both names take their write categories (``gunzip authorized_keys.gz``)."""
+    _default(prog, acc)
+    if parsed.has("-c", "--stdout", "-t", "--test", "-l", "--list"):
+        return
+    for w in parsed.operands:
+        name = w.value
+        stripped = next((name[: -len(s)] for s in _SUFFIXES if name.endswith(s)), name)
+        for target in {name, stripped}:
+            acc.add(paths.write_categories(target) - {C.WRITE}, f"{prog} writes {target}")
+
+
+_SECRET_DATABASES = frozenset({"shadow", "gshadow"})
+
+
+def getent(prog: str, parsed: Parsed, acc: Acc, ctx: Ctx) -> None:
+    acc.add(C.READ, f"{prog} looks up a database")
+    if parsed.operands and parsed.operands[0].value in _SECRET_DATABASES:
+        acc.add(C.EXPORT, f"{prog} {parsed.operands[0].value} prints password hashes")
+    elif parsed.operands and parsed.operands[0].lit is None:
+        acc.add(C.UNKNOWN, f"{prog} with a computed database")
+
+
 def mkdir(prog: str, parsed: Parsed, acc: Acc, ctx: Ctx) -> None:
     acc.add(C.WRITE, f"{prog} creates directories")
     for v in parsed.values("-m", "--mode"):
@@ -412,6 +447,12 @@ _MODES: dict[str, Handler] = {
     "dc": _with(_dash_e, SPECS["dc"], dc),
     "ssh-keygen": modelled(SSH_KEYGEN, ssh_keygen),
     "sed": sedawk.sed,
+    "uniq": modelled(SPECS["uniq"], uniq),
+    "getent": modelled(SPECS["getent"], getent),
+    **{
+        p: modelled(SPECS[p], compressor)
+        for p in "gzip gunzip bzip2 bunzip2 xz unxz zstd unzstd lz4".split()
+    },
     "apachectl": apachectl,
     "apache2ctl": apachectl,
     **dict.fromkeys(("awk", "gawk", "mawk", "nawk"), sedawk.awk),

@@ -282,7 +282,19 @@ def xargs(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     inner = rest[0].lit
     if inner in programs.SHELLS and replace and any(replace in w.value for w in rest[1:]):
         acc.add(C.CODE, "xargs substitutes its input into shell code")
+    # The words xargs adds come from its input: they may be options (a file named
+    # ``--compress-program=sh``), so the command is classified with them as computed words.
+    if replace:
+        rest = [rest[0], *(_substituted(w, replace) for w in rest[1:])]
+    else:
+        rest = [*rest, Word(None, "*")]
     _inner(rest, acc, ctx)
+
+
+def _substituted(w: Word, replace: str) -> Word:
+    if replace not in w.value:
+        return w
+    return Word(None, w.value.replace(replace, "*"))
 
 
 def find(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
