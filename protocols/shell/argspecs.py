@@ -515,6 +515,7 @@ SPECS: dict[str, ArgModel] = {
         "strip-trailing-slashes suffix= target-directory= update:: verbose version exchange",
         output="-t --target-directory",
     ),
+    "umask": model("pS", ""),
     "touch": model(
         "acd:fhmr:t:",
         "date= help no-create no-dereference reference= time= version",

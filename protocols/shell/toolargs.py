@@ -160,6 +160,51 @@ def less(prog: str, parsed: Parsed, acc: Acc, ctx: Ctx) -> None:
     acc.add(C.READ, f"{prog} pages files")
 
 
+VIM = model(
+    "AbCdDeEfFgHhLlmMnNRsvXyZo::O::p::r::V::T:u:U:c:S:w:W:t:q:i:x",
+    "help version noplugin cmd= startuptime= clean not-a-term ttyfail literal nofork "
+    "remote remote-silent remote-wait remote-wait-silent remote-tab remote-send= "
+    "remote-expr= serverlist servername= echo-wid= embed headless listen= log= api-info "
+    "luamod-dev",
+    code="-c --cmd -S -s -u -U -l --remote-send --remote-expr --listen --embed -x",
+    output="-w -W --startuptime --log",
+    input="-q",
+    unknown="-i -V --servername --remote --remote-silent --remote-wait --remote-wait-silent "
+    "--remote-tab --serverlist -y",
+)
+NANO = model(
+    "ABDEFGHIKLMNOPRSUVWZabcdeghijklmnpqtuvwxyz%_!0$/@C:s:f:Y:Q:T:r:o:J:X:",
+    "help version smarttab backup backupdir= boldtext multibuffer noconvert "
+    "wordbounds wordchars= locking historylog ignorercfiles guidestripe= zap "
+    "constantshow linenumbers mouse noread operatingdir= preserve quotestr= restricted "
+    "speller= tempfile view nowrap nohelp autoindent cutfromcursor rebinddelete "
+    "suspendable tabsize= tabstospaces trimblanks unix wordchars= softwrap "
+    "fill= rcfile= syntax= showcursor positionlog atblanks emptyline jumpyscrolling "
+    "indicator minibar stateflags bookstyle breaklonglines nonewlines magic listsyntaxes "
+    "saveonexit modernbindings",
+    code="-s --speller -f --rcfile",
+    output="-C --backupdir -o --operatingdir",
+)
+_EMACS_PLAIN = frozenset(
+    "-nw --no-window-system -q --no-init-file -Q --quick --no-site-file --no-splash "
+    "--no-x-resources -D --basic-display --no-desktop --no-site-lisp --version --help "
+    "--debug-init -nsl --no-loadup --reverse-video -rv -iconic --iconic -fs --fullscreen "
+    "-mm --maximized -fh -fw -nbi --no-bitmap-icon -nbc --no-blinking-cursor".split()
+)
+
+
+def emacs(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    """emacs: a list of display options; anything else (``--eval``, ``-l``, ``--batch``,
+    ``-f``, ``-u``, ``--daemon``...) runs Lisp or cannot be judged."""
+    for w in args:
+        v = w.lit if w.lit is not None else w.text
+        if w.lit is None and v.startswith(("*", "-")):
+            acc.add(C.UNKNOWN, f"{prog}: a computed argument could be an option")
+        elif v.startswith("-") and v != "-" and v not in _EMACS_PLAIN:
+            acc.add(C.CODE, f"{prog} {v}: runs Lisp or cannot be judged")
+    handlers.editor(prog, args, acc, ctx)
+
+
 def ed(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     """ed reads its commands from stdin: a literal here-document is parsed, else code."""
     parsed = parse(_ED, args)
@@ -447,6 +492,10 @@ _MODES: dict[str, Handler] = {
     "dc": _with(_dash_e, SPECS["dc"], dc),
     "ssh-keygen": modelled(SSH_KEYGEN, ssh_keygen),
     "sed": sedawk.sed,
+    **{e: modelled(VIM, then=handlers.editor) for e in "vi vim nvim view vimdiff ex".split()},
+    "nano": modelled(NANO, then=handlers.editor),
+    "pico": modelled(NANO, then=handlers.editor),
+    "emacs": emacs,
     "uniq": modelled(SPECS["uniq"], uniq),
     "getent": modelled(SPECS["getent"], getent),
     **{
@@ -472,7 +521,7 @@ _HARMLESS_OPTIONS = frozenset(
     "ps lsof which pidof top htop atop btop getcap lsattr vmstat free uptime w".split()
 )
 #: Existing argument-aware handlers the models run before.
-_WRAPPED = ("touch", "date", "dmesg", "journalctl")
+_WRAPPED = ("touch", "date", "dmesg", "journalctl", "umask")
 
 
 def _build() -> dict[str, Handler]:
