@@ -16,6 +16,7 @@ from protocols.classification import Category
 
 from . import paths, programs
 from .core import Acc, Ctx, Handler, has_flag, positionals
+from .gitargs import git_options
 from .words import Word
 
 C = Category
@@ -236,6 +237,7 @@ def subcommand(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
 
 
 def _git(prog: str, verb: str, rest: list[Word], args: list[Word], acc: Acc) -> None:
+    git_options(verb, rest, args, acc)
     lits = [w.value for w in args]
     if verb == "push":
         if has_flag(
