@@ -73,7 +73,7 @@ def curl(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
             acc.add(C.UNKNOWN, "curl --output-dir: file names come from the URLs")
         elif name in ("-K", "--config"):
             acc.add(C.UNKNOWN, "curl reads options from a file")
-        elif name == "--engine":
+        elif len(name) > 4 and "--engine".startswith(name):  # older curls took prefixes
             acc.add(C.CODE, "curl --engine loads a library")
     for w in args:
         scheme, sep, rest = w.value.partition("://")
@@ -117,8 +117,26 @@ def _hosts(args: list[Word], acc: Acc) -> None:
             acc.obj("host", host)
 
 
+#: wget long options that matter; getopt_long also takes their unambiguous prefixes.
+_WGET_LONG = (
+    "--use-askpass --execute --config --output-document --output-file --append-output "
+    "--post-file --body-file --post-data --body-data --method --directory-prefix "
+    "--input-file".split()
+)
+
+
+def _wget_word(v: str) -> str:
+    """``--use-askpa=x`` -> ``--use-askpass=x``: spell an abbreviation out."""
+    name, eq, value = v.partition("=")
+    if not name.startswith("--") or len(name) < 5 or name in _WGET_LONG:
+        return v
+    hits = [o for o in _WGET_LONG if o.startswith(name)]
+    return f"{hits[0]}{eq}{value}" if hits else v
+
+
 def wget(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     acc.add(C.WRITE, "wget downloads a file")
+    args = [Word(_wget_word(w.lit), _wget_word(w.lit)) if w.lit else w for w in args]
     lits = [w.value for w in args]
     if not any(v.startswith(("-O", "--output-document")) for v in lits):
         # Without -O the file is named after the URL (``http://h/.bashrc`` -> ``.bashrc``),

@@ -266,7 +266,9 @@ SYSTEM_SPECS: dict[str, ArgModel] = {
         "nofixup-base-uris quiet timing repeat insert compress output= path= "
         "loaddtd dtdattr stream walker pattern= xinclude nowrap",
         output="--output",
-        unknown="--shell --path --nonet",
+        input="--dtdvalid --relaxng --schema",
+        # entities, XInclude and DTDs named inside the document read files and URLs
+        unknown="--shell --path --noent --xinclude --loaddtd --dtdattr --valid --postvalid",
     ),
     "getfacl": model(
         "acdeEnpPRLsvt",

@@ -456,6 +456,18 @@ def apachectl(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     _default(prog, acc)
 
 
+def imagemagick(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    """ImageMagick reads ``|cmd`` as a pipe from a command and ``coder:name`` (``msl:``,
+    ``ephemeral:``, ``text:``) as scripts or files; its options are not modelled."""
+    for w in args:
+        v = w.lit if w.lit is not None else w.text
+        if v.startswith("|"):
+            acc.add(C.CODE, f"{prog} {v}: a pipe runs a command")
+        elif re.match(r"[A-Za-z0-9]{2,}:", v) or v.startswith("@"):
+            acc.add(C.UNKNOWN, f"{prog} {v}: a coder or list the gateway cannot judge")
+    _no_options(prog, args, acc, ctx)
+
+
 def _no_options(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     """A read/write program nobody modelled: any option is unknown."""
     if any((w.lit if w.lit is not None else w.text).startswith("-") for w in args):
@@ -496,6 +508,8 @@ _MODES: dict[str, Handler] = {
     "nano": modelled(NANO, then=handlers.editor),
     "pico": modelled(NANO, then=handlers.editor),
     "emacs": emacs,
+    "convert": imagemagick,
+    "mogrify": imagemagick,
     "uniq": modelled(SPECS["uniq"], uniq),
     "getent": modelled(SPECS["getent"], getent),
     **{

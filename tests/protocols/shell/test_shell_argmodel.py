@@ -174,6 +174,10 @@ FLAGGED: list[tuple[str, set[Category]]] = [
     ("git --exec-path=/tmp log", {X}),
     ("git bundle create ~/.bashrc HEAD", {A}),
     ("git send-email a.patch", {E}),
+    ("convert '|sh -c id' out.png", {X}),
+    ("convert msl:evil.msl x.png", {U}),
+    ("xmllint --noent evil.xml", {U}),
+    ("GCONV_PATH=/tmp iconv -f x f", {X}),
     # arguments that arrive at run time
     ("xargs sort", {U}),
     ("find . | xargs tar cf a.tar", {U}),
@@ -303,6 +307,8 @@ ALLOWED = [
     'cat "$f"',
     "echo -n hello",
     "test -f x && echo y",
+    "convert in.png out.jpg",
+    "xmllint --noout f.xml",
 ]
 
 

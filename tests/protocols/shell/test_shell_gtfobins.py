@@ -95,10 +95,15 @@ def _entries() -> list[tuple[str, str, str]]:
             doc = _load(source)
         for function, techniques in (doc.get("functions") or {}).items():
             for technique in techniques or ():
-                code = technique["code"]
-                if source != name:  # the alias's own name runs the same program
-                    code = re.sub(rf"(?<![\w/.-]){re.escape(source)}(?![\w.-])", name, code)
-                out.append((name, function, code))
+                # The technique, and the variants some contexts spell differently (sudo).
+                codes = [technique["code"]]
+                for context in (technique.get("contexts") or {}).values():
+                    if isinstance(context, dict) and context.get("code"):
+                        codes.append(context["code"])
+                for code in dict.fromkeys(codes):
+                    if source != name:  # the alias's own name runs the same program
+                        code = re.sub(rf"(?<![\w/.-]){re.escape(source)}(?![\w.-])", name, code)
+                    out.append((name, function, code))
     return out
 
 
