@@ -178,6 +178,9 @@ FLAGGED: list[tuple[str, set[Category]]] = [
     ("convert msl:evil.msl x.png", {U}),
     ("xmllint --noent evil.xml", {U}),
     ("GCONV_PATH=/tmp iconv -f x f", {X}),
+    ("yq 'load(\"/etc/shadow\")' f.yaml", {U}),
+    ("yq -i '.a = 1' ~/.bashrc", {A}),
+    ("yq -s '.name' f.yaml", {U}),
     # arguments that arrive at run time
     ("xargs sort", {U}),
     ("find . | xargs tar cf a.tar", {U}),
@@ -309,6 +312,8 @@ ALLOWED = [
     "test -f x && echo y",
     "convert in.png out.jpg",
     "xmllint --noout f.xml",
+    "yq -r '.items[].name' f.yaml",
+    "yq -i '.a = 1' f.yaml",
 ]
 
 
