@@ -167,7 +167,7 @@ METADATA_ONLY: frozenset[str] = frozenset(
 MODIFIES_ARGS: frozenset[str] = frozenset(
     """
     tee cp mv install ln touch truncate rm shred unlink dd chmod chown chgrp vim vi nvim
-    nano emacs pico ed ex joe micro sed patch sponge rsync wipe srm setfacl chattr
+    nano emacs pico ed ex joe micro patch sponge rsync wipe srm setfacl chattr
     """.split()
 )
 

@@ -181,6 +181,8 @@ FLAGGED: list[tuple[str, set[Category]]] = [
     ("yq 'load(\"/etc/shadow\")' f.yaml", {U}),
     ("yq -i '.a = 1' ~/.bashrc", {A}),
     ("yq -s '.name' f.yaml", {U}),
+    ("find . $X", {U}),
+    ("find . -frob", {U}),
     # arguments that arrive at run time
     ("xargs sort", {U}),
     ("find . | xargs tar cf a.tar", {U}),
@@ -311,6 +313,9 @@ ALLOWED = [
     "echo -n hello",
     "test -f x && echo y",
     "convert in.png out.jpg",
+    'find . -name "$n" -type f',
+    "find . \\( -name a -o -name b \\) -print0",
+    "find . -maxdepth 2 -newermt 2024-01-01 -print",
     "xmllint --noout f.xml",
     "yq -r '.items[].name' f.yaml",
     "yq -i '.a = 1' f.yaml",
