@@ -214,7 +214,6 @@ AWK = model(
 
 #: Tokens of awk that leave the program: run a command, write or read a file, the env,
 #: the file list (``ARGV``), gawk's indirect calls (``@f()``) and extensions.
-_AWK_STRINGS = re.compile(r'"(?:[^"\\\n]|\\.)*"', re.S)
 _AWK_DANGER = re.compile(
     r"\bsystem\b|\bgetline\b|\|&?|>>?|\bENVIRON\b|\bPROCINFO\b|\bARGV\b|\bARGC\b"
     r"|\bfflush\b|\bclose\b|@"
@@ -232,20 +231,12 @@ class AwkEffects:
 def scan_awk(program: str) -> AwkEffects:
     """Tokenize enough of ``program`` to find what leaves it; unsure means ``why`` is set."""
     fx = AwkEffects()
-    strings: list[str] = []
-
-    def keep(m: re.Match[str]) -> str:
-        strings.append(m.group(0)[1:-1])
-        return f" S{len(strings) - 1} "
-
-    text = _AWK_STRINGS.sub(keep, program)
-    text = re.sub(r"#[^\n]*", "", text).replace("||", " OR ")
-    if '"' in text:
-        fx.why = "an unterminated string"
+    lexed = _skeleton(program)
+    if lexed is None:
+        fx.why = "a string or regex it cannot delimit"
         return fx
-    # Regex literals: a ``/`` where an operand is expected. Drop ``/.../`` that follow an
-    # operator, paren, brace, comma, ``~``, ``!`` or the start: they cannot hold code.
-    text = re.sub(r"(^|[\s(,{;~!&|?:])/(?:[^/\\\n]|\\.)*/", r"\1R", text)
+    text, strings = lexed
+    text = text.replace("||", " OR ")
     for m in _AWK_DANGER.finditer(text):
         tok = m.group(0)
         if tok.startswith(">") and _comparison(text, m.start()):
@@ -257,6 +248,54 @@ def scan_awk(program: str) -> AwkEffects:
         fx.why = f"awk program uses {tok.strip()}"
         return fx
     return fx
+
+
+def _skeleton(program: str) -> tuple[str, list[str]] | None:
+    """The program with strings as ``S<n>``, regex literals as ``R``, comments dropped.
+
+    One left-to-right pass, as awk's own lexer: a ``/`` starts a regex unless an operand
+    precedes it (then it divides), so ``a / system("x") / b`` keeps its call visible and
+    ``/"/ {system("id")} /"/`` does not hide one inside a "string". None: not delimited.
+    """
+    out: list[str] = []
+    strings: list[str] = []
+    prev = ""
+    i, n = 0, len(program)
+    while i < n:
+        ch = program[i]
+        if ch == '"':
+            j = i + 1
+            while j < n and program[j] not in '"\n':
+                j += 2 if program[j] == "\\" else 1
+            if j >= n or program[j] != '"':
+                return None
+            strings.append(program[i + 1 : j])
+            out.append(f" S{len(strings) - 1} ")
+            prev, i = "S", j + 1
+        elif ch == "/" and not (prev.isalnum() or (prev != "" and prev in "_)]$.")):
+            j, bracket = i + 1, False
+            while j < n and (bracket or program[j] != "/"):
+                if program[j] == "\n":
+                    return None
+                if program[j] == "\\":
+                    j += 1
+                elif program[j] == "[":
+                    bracket = True
+                elif program[j] == "]":
+                    bracket = False
+                j += 1
+            if j >= n:
+                return None
+            out.append(" R ")
+            prev, i = "R", j + 1
+        elif ch == "#":
+            end = program.find("\n", i)
+            i = n if end < 0 else end
+        else:
+            out.append(ch)
+            prev = ch if not ch.isspace() or ch == "\n" else prev
+            i += 1
+    return "".join(out), strings
 
 
 def _comparison(text: str, pos: int) -> bool:

@@ -111,6 +111,10 @@ def test_sed_script_not_understood_is_an_error(script: str) -> None:
         'BEGIN {FS=":"} {printf "%s|%s\\n", $1, $2}',
         "{s += $2} END {print s / NR}",
         "/>/ {print}",
+        "/a|b/ {n++} END {print n}",
+        "{print $1 / 2, ($2 > 0) ? 1 : 0}",
+        "# comment\n{print}",
+        "/x\\/y/ {print}",
     ],
 )
 def test_awk_filters_are_plain(program: str) -> None:
@@ -134,6 +138,11 @@ def test_awk_filters_are_plain(program: str) -> None:
         'BEGIN {ARGV[1] = "/etc/shadow"; ARGC = 2} {print}',
         'BEGIN {print "unterminated}',
         '{print > "a\\\\b"}',
+        '{x = a / system("id") / 2}',  # division, not a regex hiding the call
+        '/"/ {system("id")} /"/',  # a quote inside a regex does not open a string
+        '/#/ {system("id")}',  # a hash inside a regex does not open a comment
+        '/[/]/ {system("id")}',
+        "/unterminated {print}",
     ],
 )
 def test_awk_programs_that_leave_the_program_are_caught(program: str) -> None:
