@@ -315,9 +315,12 @@ def zip_argv(args: list[Word]) -> tuple[list[Word], bool]:
     while i < len(args):
         w = args[i]
         i += 1
-        if w.lit in ("-TT", "--unzip-command") or (w.lit or "").startswith("-TT"):
+        lit = w.lit or ""
+        if lit == "--unzip-command" or (
+            lit.startswith("-") and not lit.startswith("--") and "TT" in lit
+        ):  # ``-TT cmd``, and inside a bundle (``-rTT cmd``): zip matches it there too
             runs = True
-            if w.lit in ("-TT", "--unzip-command") and i < len(args):
+            if lit.endswith("TT") or lit == "--unzip-command":
                 i += 1
             continue
         if w.lit in ("-x", "-i"):  # lists up to the next option

@@ -40,6 +40,43 @@ _CODE_SHORT = {
 }
 #: Subcommand words that run a command given on the line.
 _RUNS = {("submodule", "foreach"), ("bisect", "run"), ("worktree", "add")}
+#: ``git -c KEY=VALUE`` keys that only change output or everyday behaviour; any other key
+#: may name a command (core.pager, core.fsmonitor, diff.*.textconv, protocol.ext.allow,
+#: include.path, safe.directory...) and is ``code``: an allowlist, so a new one fails closed.
+_SAFE_CONFIG = (
+    "user.",
+    "color.",
+    "advice.",
+    "column.",
+    "status.",
+    "log.",
+    "i18n.",
+    "init.defaultbranch",
+    "core.quotepath",
+    "core.autocrlf",
+    "core.safecrlf",
+    "core.filemode",
+    "core.ignorecase",
+    "core.longpaths",
+    "core.abbrev",
+    "pull.rebase",
+    "pull.ff",
+    "push.default",
+    "push.autosetupremote",
+    "format.pretty",
+    "diff.renames",
+    "diff.algorithm",
+    "diff.colormoved",
+    "merge.conflictstyle",
+    "merge.ff",
+    "rebase.autostash",
+    "rebase.autosquash",
+    "fetch.prune",
+    "commit.verbose",
+    "tag.sort",
+    "branch.sort",
+    "gc.auto",
+)
 _CONFIG_KEYS = (
     "alias.",
     "sshcommand",
@@ -87,6 +124,10 @@ def git_options(verb: str, rest: list[Word], args: list[Word], acc: Acc) -> None
             name == "-c" and verb == "clone" and k + 1 < len(lits)
         ):
             _config_value(v.partition("=")[2] if name.startswith("--config=") else lits[k + 1], acc)
+    for setting in _global_settings(lits, verb):
+        key = setting.partition("=")[0].lower()
+        if not key.startswith(_SAFE_CONFIG):
+            acc.add(C.CODE, f"git -c {key} may set a command git will run")
     subs = [w.value for w in rest]
     if subs and (verb, subs[0]) in _RUNS and verb != "worktree":
         acc.add(C.CODE, f"git {verb} {subs[0]} runs a command")
@@ -96,6 +137,29 @@ def git_options(verb: str, rest: list[Word], args: list[Word], acc: Acc) -> None
         acc.add(C.EXPORT, "git send-email mails patches")
         if any(v.startswith("--smtp-server") and "/" in v for v in lits):
             acc.add(C.CODE, "git send-email --smtp-server runs a program")
+
+
+_GLOBAL_VALUES = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace"})
+
+
+def _global_settings(lits: list[str], verb: str) -> list[str]:
+    """``KEY=VALUE`` of ``-c`` before the subcommand, and of ``clone -c``."""
+    out: list[str] = []
+    k, in_globals = 0, True
+    while k < len(lits):
+        v = lits[k]
+        if in_globals and v in _GLOBAL_VALUES and k + 1 < len(lits):
+            if v == "-c":
+                out.append(lits[k + 1])
+            k += 2
+            continue
+        if in_globals and not v.startswith("-"):
+            in_globals = False  # the subcommand
+        elif not in_globals and verb == "clone" and v == "-c" and k + 1 < len(lits):
+            out.append(lits[k + 1])
+            k += 1
+        k += 1
+    return out
 
 
 def _config_value(value: str, acc: Acc) -> None:

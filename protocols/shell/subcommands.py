@@ -284,25 +284,6 @@ def _git(prog: str, verb: str, rest: list[Word], args: list[Word], acc: Acc) -> 
             acc.add(C.CODE, "git config sets a command git will run")
         elif not rest or has_flag(args, "--get", "-l", "--list", "--get-all"):
             acc.add(C.READ, "git config reads")
-    for i, v in enumerate(lits):
-        if (
-            v == "-c"
-            and i + 1 < len(lits)
-            and any(
-                k in lits[i + 1].lower()
-                for k in (
-                    "alias.",
-                    "sshcommand",
-                    "hookspath",
-                    "pager",
-                    "editor",
-                    "fsmonitor",
-                    "askpass",
-                    "filter.",
-                )
-            )
-        ):
-            acc.add(C.CODE, "git -c sets a command git will run")
 
 
 def _docker(prog: str, verb: str, rest: list[Word], args: list[Word], acc: Acc) -> None:
