@@ -11,6 +11,8 @@ import re
 from protocols.classification import Category
 
 from . import paths, programs
+from .argmodel import parse
+from .argspecs import SPECS
 from .core import Acc, Ctx, Handler, has_flag, positionals
 from .netprogs import HANDLERS as NET_HANDLERS
 from .subcommands import HANDLERS as SUB_HANDLERS
@@ -74,6 +76,9 @@ _BARE_READERS = frozenset(
     cat tac nl less more most head tail base64 base32 basenc xxd od hexdump hd strings
     cp scp rsync tar bsdtar zip 7z 7za gzip bzip2 xz zstd sort uniq cut paste diff cmp
     fold rev iconv view vi vim nvim nano emacs grep egrep fgrep zgrep rg ag ack
+    pr column od tsort join comm expand unexpand look shuf fmt split csplit sed awk gawk
+    mawk nawk jq yq xq zcat bzcat xzcat lzcat zless zmore bzgrep xzgrep sdiff diff3 ed
+    uniq dos2unix unix2dos
     """.split()
 )
 
@@ -84,7 +89,10 @@ def _bare_file_args(prog: str, args: list[Word]) -> set[int]:
     """Ids of the words a file reader takes as files (a grep's pattern is not one)."""
     if prog not in _BARE_READERS:
         return set()
-    pos = positionals(args, frozenset({"-n", "-c", "-e", "-f", "-m", "-A", "-B", "-C", "-w"}))
+    if prog in SPECS:  # the option model knows which words are operands
+        pos = list(parse(SPECS[prog], args).operands)
+    else:
+        pos = positionals(args, frozenset({"-n", "-c", "-e", "-f", "-m", "-A", "-B", "-C", "-w"}))
     if prog in _GREPS and not has_flag(args, "-e", "-f", "--regexp", "--file"):
         pos = pos[1:]
     return {id(w) for w in pos}

