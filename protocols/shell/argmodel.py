@@ -56,6 +56,7 @@ class Takes(StrEnum):
     NO = "no"
     REQUIRED = "required"
     OPTIONAL = "optional"  # only attached: ``-cVALUE`` / ``--opt=VALUE``
+    TWO = "two"  # ``jq --arg NAME VALUE``: the value is the second word
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,9 @@ def model(
         i += 1 + colons
     longs: dict[str, Option] = {}
     for spec in long.split():
-        if spec.endswith("::"):
+        if spec.endswith("=="):
+            name, takes = spec[:-2], Takes.TWO
+        elif spec.endswith("::"):
             name, takes = spec[:-2], Takes.OPTIONAL
         elif spec.endswith("="):
             name, takes = spec[:-1], Takes.REQUIRED
@@ -222,6 +225,11 @@ def _long(m: ArgModel, args: list[Word], i: int, w: Word, v: str, st: _State) ->
             st.problems.append(f"{opt.name} lacks its value")
         else:
             value, i = args[i], i + 1
+    elif opt.takes is Takes.TWO:
+        if i + 1 >= len(args):
+            st.problems.append(f"{opt.name} lacks its values")
+        else:
+            value, i = args[i + 1], i + 2
     st.options.append((opt, value))
     return i
 

@@ -298,7 +298,7 @@ SPECS: dict[str, ArgModel] = {
     "jq": model(
         "CMRScenrsajL:f:",
         (
-            "arg= argjson= args jsonargs rawfile= slurpfile= tab indent= from-file= "
+            "arg== argjson== args jsonargs rawfile== slurpfile== tab indent= from-file= "
             "seq stream stream-errors ascii-output join-output raw-output raw-output0 "
             "compact-output null-input exit-status slurp sort-keys color-output "
             "monochrome-output unbuffered help version raw-input build-configuration"

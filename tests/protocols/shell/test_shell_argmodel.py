@@ -120,6 +120,7 @@ FLAGGED: list[tuple[str, set[Category]]] = [
     ("shuf shadow", {E}),
     ("awk 1 shadow", {E}),
     ("jq . credentials", {E}),
+    ("jq -n --rawfile k /etc/shadow '$k'", {E}),
     # unknown options and computed words
     ("ls --frobnicate", {U}),
     ("sort -Y f", {U}),
@@ -331,6 +332,7 @@ ALLOWED = [
     "find . -maxdepth 2 -newermt 2024-01-01 -print",
     "xmllint --noout f.xml",
     "yq -r '.items[].name' f.yaml",
+    "jq --arg name shadow '.[$name]' f.json",
     "yq -i '.a = 1' f.yaml",
 ]
 

@@ -57,6 +57,14 @@ def test_options_after_operands_and_double_dash() -> None:
     assert [w.value for w in parsed.operands] == ["f", "--compress-program=sh"]
 
 
+def test_two_word_option_takes_its_name_and_value() -> None:
+    m = model("", "arg== rawfile==", input="--rawfile")
+    parsed = parse(m, words("--arg", "k", "shadow", "--rawfile", "x", "/etc/shadow", "f"))
+    assert [v.value if v else None for _, v in parsed.options] == ["shadow", "/etc/shadow"]
+    assert [w.value for w in parsed.operands] == ["f"]
+    assert parse(m, words("--arg", "k")).problems
+
+
 def test_value_where_none_is_taken_and_missing_value_are_problems() -> None:
     assert parse(M, words("--all=1")).problems
     assert parse(M, words("-b")).problems
