@@ -152,11 +152,24 @@ def tar(prog: str, parsed: Parsed, acc: Acc, ctx: Ctx) -> None:
     if parsed.has("-P", "--absolute-names", "--transform", "--xform"):
         acc.add({C.WRITE, C.UNKNOWN}, f"{prog} extracts to names it rewrites or keeps absolute")
         return
-    dest = next((v for v in reversed(parsed.values("-C", "--directory")) if v), None)
     top = parsed.values("--one-top-level")
-    if dest is None and top and top[-1] is not None:
-        dest = top[-1]
-    extraction(prog, dest, parsed.operands, acc)
+    dirs = [v for v in parsed.values("-C", "--directory")]
+    if top and top[-1] is not None:
+        dirs.append(top[-1])
+    if not dirs:
+        extraction(prog, None, parsed.operands, acc)
+        return
+    # -C is order-sensitive: a member named before it goes to the directory in effect
+    # then (the working directory), so every member needs a safe -C before it.
+    current: Word | None = None
+    for name, value in parsed.sequence:
+        if name in ("-C", "--directory"):
+            current = value
+        elif name == "" and value is not None and not safe_destination(current):
+            extraction(prog, None, (value,), acc)
+            return
+    for d in dirs:
+        extraction(prog, d, parsed.operands, acc)
 
 
 UNZIP = model(

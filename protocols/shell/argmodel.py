@@ -148,6 +148,9 @@ class Parsed:
     problems: tuple[str, ...] = ()
     #: Operand words that may become options when the command runs (``$x``, ``*``).
     vague: tuple[Word, ...] = ()
+    #: Options (by name) and operands (``""``) in command-line order, for order-sensitive
+    #: options such as tar's ``-C``.
+    sequence: tuple[tuple[str, Word | None], ...] = ()
 
     def has(self, *names: str) -> bool:
         return any(o.name in names for o, _ in self.options)
@@ -162,6 +165,7 @@ class _State:
     operands: list[Word] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     vague: list[Word] = field(default_factory=list)
+    sequence: list[tuple[str, Word | None]] = field(default_factory=list)
 
 
 _NUMERIC = re.compile(r"-\d+[a-zA-Z]?")
@@ -188,6 +192,7 @@ def parse(m: ArgModel, args: list[Word]) -> Parsed:
             break
         if not v.startswith("-") or v == "-":
             st.operands.append(w)
+            st.sequence.append(("", w))
             if may_be_option(w):
                 st.vague.append(w)
             if not m.permute:
@@ -200,7 +205,13 @@ def parse(m: ArgModel, args: list[Word]) -> Parsed:
             st.options.append((Option(v, Takes.NO, Role.PLAIN), None))
         else:
             i = _short(m, args, i, w, v, st)
-    return Parsed(tuple(st.options), tuple(st.operands), tuple(st.problems), tuple(st.vague))
+    return Parsed(
+        tuple(st.options),
+        tuple(st.operands),
+        tuple(st.problems),
+        tuple(st.vague),
+        tuple(st.sequence),
+    )
 
 
 def _long(m: ArgModel, args: list[Word], i: int, w: Word, v: str, st: _State) -> int:
@@ -231,6 +242,7 @@ def _long(m: ArgModel, args: list[Word], i: int, w: Word, v: str, st: _State) ->
         else:
             value, i = args[i + 1], i + 2
     st.options.append((opt, value))
+    st.sequence.append((opt.name, value))
     return i
 
 
@@ -247,6 +259,7 @@ def _short(m: ArgModel, args: list[Word], i: int, w: Word, v: str, st: _State) -
             return i
         if opt.takes is Takes.NO:
             st.options.append((opt, None))
+            st.sequence.append((opt.name, None))
             j += 1
             continue
         value: Word | None = _after(w, j + 1) if j + 1 < len(v) else None
@@ -256,6 +269,7 @@ def _short(m: ArgModel, args: list[Word], i: int, w: Word, v: str, st: _State) -
             else:
                 value, i = args[i], i + 1
         st.options.append((opt, value))
+        st.sequence.append((opt.name, value))
         return i
     return i
 

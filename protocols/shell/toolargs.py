@@ -208,6 +208,13 @@ def copy(prog: str, parsed: Parsed, acc: Acc, ctx: Ctx) -> None:
     """cp, mv, ln, install: the destination may be a directory, so each source's name
     below it is written too (``cp authorized_keys ~/.ssh``)."""
     acc.add(C.WRITE, f"{prog} copies or moves files")
+    if prog == "ln":  # a link into a sensitive place makes later plain writes land there
+        for w in parsed.operands[:-1] or parsed.operands:
+            src = w.value.rstrip("/") or "/"
+            cats = paths.write_categories(src) | paths.write_categories(f"{src}/x")
+            acc.add(cats - {C.WRITE}, f"{prog} links to {src}")
+            if paths.is_secret_dir(src):
+                acc.add(C.UNKNOWN, f"{prog} links to a credentials directory {src}")
     target = next((v for v in parsed.values("-t", "--target-directory") if v), None)
     sources = list(parsed.operands)
     if target is None and len(sources) > 1 and not parsed.has("-T", "--no-target-directory"):
