@@ -133,6 +133,13 @@ def git_options(verb: str, rest: list[Word], args: list[Word], acc: Acc) -> None
         acc.add(C.CODE, f"git {verb} {subs[0]} runs a command")
     if verb == "bundle" and len(subs) > 1 and subs[0] == "create":
         acc.add(paths.write_categories(subs[1]) - {C.WRITE}, f"git bundle writes {subs[1]}")
+    if verb == "clone" and subs:
+        # The work tree lands in DIR, or in the URL's last name (``https://h/.ssh.git``).
+        dest = subs[1] if len(subs) > 1 else subs[0].rstrip("/").rpartition("/")[2]
+        dest = dest.rpartition(":")[2].removesuffix(".git") or "."
+        cats = paths.write_categories(f"{dest}/x") - {C.WRITE}
+        if dest in (".", "..", "~", "/") or cats or paths.is_secret_dir(dest):
+            acc.add(cats | {C.UNKNOWN}, f"git clone writes its files into {dest}")
     if verb == "send-email":
         acc.add(C.EXPORT, "git send-email mails patches")
         if any(v.startswith("--smtp-server") and "/" in v for v in lits):

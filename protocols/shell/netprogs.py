@@ -193,6 +193,7 @@ def scp(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
         acc.add(C.CODE, "scp runs a custom transport command")
     if files and len(files) >= 2:
         dest, sources = files[-1], files[:-1]
+        _below(dest.value, sources, acc)
         if _remote(dest):
             acc.add(C.EXPORT, "scp sends files to another host")
         if any(_remote(s) for s in sources):
@@ -213,7 +214,11 @@ def sftp(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
 
 def rsync(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     opts, files = _all_options(
-        args, frozenset({"-e", "--rsh", "--rsync-path", "-f", "--filter", "--exclude", "--include"})
+        args,
+        frozenset(
+            "-e --rsh --rsync-path -f --filter --exclude --include --log-file --write-batch "
+            "--only-write-batch".split()
+        ),
     )
     names = {n for n, _ in opts}
     acc.add(C.WRITE, "rsync copies files")
@@ -238,7 +243,21 @@ def rsync(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
             paths.write_categories(files[-1].value) - {C.WRITE, C.UNKNOWN},
             f"rsync writes {files[-1].value}",
         )
+        _below(files[-1].value, files[:-1], acc)
+    for name, value in opts:
+        if name.startswith(("--log-file", "--write-batch", "--only-write-batch")) and value:
+            acc.add(paths.write_categories(value), f"rsync writes {value}")
     _hosts(files, acc)
+
+
+def _below(dest: str, sources: list[Word], acc: Acc) -> None:
+    """A copy into a directory writes each source's name below it (``x ~/.ssh/``)."""
+    if _REMOTE.match(dest) or "://" in dest:
+        return
+    for w in sources:
+        name = w.value.rstrip("/").rpartition("/")[2].rpartition(":")[2] or "*"
+        target = f"{dest.rstrip('/')}/{name}"
+        acc.add(paths.write_categories(target) - {C.WRITE, C.UNKNOWN}, f"writes {target}")
 
 
 def netcat(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
