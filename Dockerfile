@@ -29,7 +29,7 @@ RUN apt-get update -qq \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system airlock \
  && useradd --system --gid airlock --home-dir /var/lib/airlock --shell /usr/sbin/nologin airlock \
- && install -d -o airlock -g airlock -m 0750 /var/lib/airlock \
+ && install -d -o airlock -g airlock -m 0700 /var/lib/airlock \
  && install -d -o root -g airlock -m 0750 /etc/airlock
 COPY --from=builder /opt/airlock/.venv /opt/airlock/.venv
 ENV PATH=/opt/airlock/.venv/bin:$PATH \

@@ -20,6 +20,7 @@ from gateway.approvals.config import parse_approvals
 from gateway.approvals.notifiers import build_notifiers
 from gateway.checkpoint import Checkpoint, RefuseAllReviews
 from gateway.config import Config, ConfigError, load_config
+from gateway.files import private_dirs, tighten
 from gateway.http.server import STATE as HTTP_STATE
 from gateway.http.server import start_http
 from gateway.identity.authenticator import Authenticator
@@ -122,6 +123,8 @@ class Airlock:
 
     async def start(self) -> Bound:
         config = self.config
+        private_dirs(config.state_dir)
+        tighten(config.state_dir)  # an older version (or StateDirectoryMode=0750) made it
         await self.store.open()
         if config.recording.retention_days > 0:
             self._pruner = asyncio.create_task(
@@ -288,8 +291,10 @@ class Airlock:
         try:
             config = load_config(self.config.path)
             policy = load_policy(config.policy_raw)
-            authenticator = Authenticator(config, self.store)
             parse_limits(config.raw)
+            # Last (it reconfigures the shared throttle): the throttle carries over, a
+            # reload must not forgive recent failed logins.
+            authenticator = Authenticator(config, self.store, throttle=self.authenticator.throttle)
         except ConfigError as exc:
             log.error("reload rejected, keeping the running config: %s", exc)
             metrics.reloaded(False)

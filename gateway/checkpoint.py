@@ -117,8 +117,12 @@ class Checkpoint:
         Relays on the hot path call this and await only when they got an awaitable; the
         awaitable suspends only the calling session.
         """
+        # The cache keys on the bytes that are classified; an action whose classification
+        # the relay supplies (an Execute of a prepared name, a fastpath call) is not judged
+        # by its bytes, so it is never cached: the same Execute bytes can run another
+        # statement once the name is redefined.
         key = (action.raw, ctx.lexing, self.policy.version)
-        cached = ctx.cache.get(key)
+        cached = ctx.cache.get(key) if action.classification is None else None
         if cached is not None and self.delay is None:
             return self._finish(ctx, action, cached, None)
         if self.delay is not None:
@@ -129,7 +133,8 @@ class Checkpoint:
         except Exception as exc:  # fail closed on anything unexpected
             return self._failed(exc)
         if verdict.decision is Decision.ALLOW:
-            return self._finish(ctx, action, Outcome(True, classification, verdict), key)
+            cache_key = key if action.classification is None else None
+            return self._finish(ctx, action, Outcome(True, classification, verdict), cache_key)
         if verdict.decision is Decision.DENY:
             message = f"airlock: denied by rule {verdict.rule}: {verdict.reason}"
             return self._finish(ctx, action, Outcome(False, classification, verdict, message), None)

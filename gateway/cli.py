@@ -56,16 +56,20 @@ operator = "{admin}"
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from gateway.files import private_dirs, private_umask, tighten, write_private
     from gateway.identity.passwords import make_verifier
     from gateway.keys import write_audit_key, write_ssh_host_key, write_tls_certificate
 
+    private_umask()
     directory = Path(args.dir).resolve()
     config_path = directory / "airlock.toml"
     if config_path.exists() and not args.force:
         print(f"airlock: {config_path} exists (use --force to overwrite)", file=sys.stderr)
         return 1
     keys = directory / "state" / "keys"
-    keys.mkdir(parents=True, exist_ok=True)
+    private_dirs(keys)
+    for existing in (directory / "state", keys):
+        tighten(existing)  # --force over a directory an older version made
     write_audit_key(keys / "audit_ed25519", keys / "audit_ed25519.pub")
     write_ssh_host_key(keys / "ssh_host_ed25519")
     write_tls_certificate(keys / "tls.crt", keys / "tls.key", ("localhost", "127.0.0.1", "::1"))
@@ -78,7 +82,8 @@ def cmd_init(args: argparse.Namespace) -> int:
             f'\n[targets.demo]\nprotocol = "postgres"\nhost = "{host or "127.0.0.1"}"\n'
             f'port = {int(port)}\ndatabase = "postgres"\nuser = "{args.demo_user}"\n'
         )
-    config_path.write_text(
+    write_private(  # password hashes: 0600 like the state
+        config_path,
         CONFIG_TEMPLATE.format(
             node=args.node,
             host=args.host,
@@ -90,7 +95,7 @@ def cmd_init(args: argparse.Namespace) -> int:
             agent=args.agent,
             agent_hash=make_verifier(agent_password),
             targets=targets,
-        )
+        ).encode(),
     )
     load_config(config_path)  # what init writes must load
     print(f"airlock: wrote {config_path} and keys under {keys}")
@@ -103,6 +108,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.app import serve
+    from gateway.files import private_umask
+
+    private_umask()  # before any thread: a backstop for files libraries create
 
     try:
         import uvloop

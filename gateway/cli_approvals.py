@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from gateway.approvals.display import for_humans, hidden_count
 from gateway.config import ConfigError, load_config
 
 TOKEN_ENV = "AIRLOCK_TOKEN"  # noqa: S105 - the variable name, not a secret
@@ -69,13 +70,20 @@ def call(
 
 
 def _line(doc: dict[str, Any], now: float) -> str:
+    """One request for a terminal: every string through `for_humans`, so a statement cannot
+    reorder, hide or repaint what the operator sees (escape sequences, bidi overrides)."""
     left = doc["expires_at"] - now
     when = f"{left / 60:.1f} min left" if doc["state"] == "pending" else doc["state"]
-    return (
+    text = str(doc["text"])
+    hidden = hidden_count(text)
+    warning = f"\n    ({hidden} hidden characters, shown as \\u escapes)" if hidden else ""
+    head = (
         f"{doc['id']}  {doc['state']:<9} {doc['user']}@{doc['target']} "
-        f"[{','.join(doc['categories'])}] rule={doc['rule']} {when}\n"
-        f"    {doc['text'][:200]!r}"
+        f"[{','.join(doc['categories'])}] rule={doc['rule']} {when}"
     )
+    # One line per request: a newline in the statement must not start a fake entry.
+    shown = for_humans(text[:200] + ("..." if len(text) > 200 else "")).replace("\n", "\\n")
+    return for_humans(head) + f"\n    {shown}" + warning
 
 
 def cmd_requests(args: argparse.Namespace) -> int:

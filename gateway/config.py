@@ -54,6 +54,8 @@ class SshListener:
 class HttpListener:
     listen: Listen | None = Listen("127.0.0.1", 8080)
     public_url: str = "http://127.0.0.1:8080"
+    metrics_auth: bool = True  # /metrics needs a user's password or an API token
+    allowed_origins: tuple[str, ...] = ()  # browser origins besides public_url's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +331,10 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     http = HttpListener(
         listen=http_listen,
         public_url=http_sec.get("public_url", str, f"http://{http_listen or '127.0.0.1:8080'}"),
+        metrics_auth=http_sec.get("metrics_auth", bool, True),
+        allowed_origins=tuple(
+            _origin(o, http_sec.key("allowed_origins")) for o in http_sec.strings("allowed_origins")
+        ),
     )
     http_sec.finish()
 
@@ -393,6 +399,31 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
 
     parse_approvals(data.get("approvals", {}))
     return config
+
+
+def origin_of(value: str) -> str | None:
+    """The browser origin of a URL, ``scheme://host[:port]`` lower-cased, or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
+
+
+def _origin(value: str, key: str) -> str:
+    """An origin from the config (no path, query or user), normalised, or a ConfigError."""
+    found = origin_of(value)
+    rest = value.strip().split("://", 1)[-1]
+    if found is None or any(c in rest for c in "/?#"):
+        raise ConfigError(key, f"must be an origin like https://host[:port], got {value!r}")
+    return found
 
 
 def _check_regexes(patterns: tuple[str, ...], key: str) -> None:

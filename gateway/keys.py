@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import ssl
 from pathlib import Path
 
@@ -14,17 +13,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import NameOID
 
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+from gateway.files import write_private
 
 
 def write_audit_key(private: Path, public: Path) -> None:
     key = Ed25519PrivateKey.generate()
-    _write_private(
+    write_private(
         private,
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -32,10 +26,12 @@ def write_audit_key(private: Path, public: Path) -> None:
             serialization.NoEncryption(),
         ),
     )
-    public.write_bytes(
+    # Public halves too: 0600 like everything in the state directory (hand them out by copy).
+    write_private(
+        public,
         key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        ),
     )
 
 
@@ -57,8 +53,8 @@ def write_ssh_host_key(path: Path) -> None:
     import asyncssh
 
     key = asyncssh.generate_private_key("ssh-ed25519")
-    _write_private(path, key.export_private_key())
-    Path(f"{path}.pub").write_bytes(key.export_public_key())
+    write_private(path, key.export_private_key())
+    write_private(Path(f"{path}.pub"), key.export_public_key())
 
 
 def write_tls_certificate(cert_path: Path, key_path: Path, hostnames: tuple[str, ...]) -> None:
@@ -83,7 +79,7 @@ def write_tls_certificate(cert_path: Path, key_path: Path, hostnames: tuple[str,
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    _write_private(
+    write_private(
         key_path,
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -91,7 +87,7 @@ def write_tls_certificate(cert_path: Path, key_path: Path, hostnames: tuple[str,
             serialization.NoEncryption(),
         ),
     )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
 
 
 def server_tls_context(cert: Path, key: Path) -> ssl.SSLContext:

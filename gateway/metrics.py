@@ -138,7 +138,8 @@ def upstream_error(protocol: str, target: str, kind: str) -> None:
 
 
 def rejected(reason: str) -> None:
-    """``reason``: limit-global, limit-user, limit-target, auth, startup-timeout, draining."""
+    """``reason``: limit-global, limit-user, limit-target, auth, startup-timeout, draining,
+    login-throttled (too many failed logins, any protocol)."""
     REJECTED.labels(reason).inc()
 
 

@@ -21,6 +21,7 @@ class ActionKind(StrEnum):
     QUERY = "query"  # Postgres simple Query
     PARSE = "parse"  # Postgres extended Parse
     FUNCTION_CALL = "function-call"  # Postgres fastpath
+    EXECUTE = "execute"  # Postgres Execute of a statement whose Parse the relay did not vouch for
     EXEC = "exec"  # SSH exec request
     SHELL_LINE = "shell-line"  # a line submitted in an interactive shell
     SHELL_SESSION = "shell-session"  # opening an interactive shell at all

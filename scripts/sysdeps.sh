@@ -4,6 +4,7 @@
 set -euo pipefail
 packages=(
   postgresql-15 postgresql-client-15 postgresql-contrib  # real PostgreSQL 15 for tests and `make run`
+  libpq5                        # the system libpq: psycopg's pure-Python client in tests (issue 19)
   pgbouncer                     # the incumbent in bench/pg.sh
   openssh-server openssh-client # real sshd upstream and OpenSSH clients for SSH tests
   slapd ldap-utils              # real OpenLDAP for identity tests

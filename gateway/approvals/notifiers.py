@@ -3,6 +3,11 @@
 Each one is fire-and-forget from the broker's point of view (failures are logged, never
 block a hold). Payloads are built by pure functions so tests can check their shape, and
 everything shown is the request document's already-redacted text plus the sha256.
+
+Requester-controlled strings (the statement, the agent's reason and name, objects) go
+through `display.for_humans` (invisible and bidi characters escaped) on every channel, and
+through `_mrkdwn` for Slack, where ``<...>`` would otherwise become a link or an
+``@channel`` mention. The webhook gets the raw document plus ``text_display``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 import aiohttp
 
 from gateway.approvals.config import ApprovalsConfig, SlackConfig, TeamsConfig, WebhookConfig
+from gateway.approvals.display import for_humans, hidden_count, with_display
 
 log = logging.getLogger("airlock.approvals.notify")
 
@@ -26,13 +32,34 @@ DENY_ACTION = "airlock_deny"
 _TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
-def _code(text: str, limit: int = 2800) -> str:
+def _mrkdwn(text: str) -> str:
+    """Slack's three control characters: `<!channel>` or `<https://x|y>` stay literal."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _warning(text: str) -> str:
+    hidden = hidden_count(text)
+    return (
+        f"⚠ {hidden} invisible or control characters, shown as \\u escapes; check them"
+        if hidden
+        else ""
+    )
+
+
+def _code(text: str, limit: int = 2600) -> str:
     """Slack section text is capped at 3000 characters; keep room for the fences."""
+    warning = _warning(text)
+    text = for_humans(text)
     text = text if len(text) <= limit else text[:limit] + "…"
-    return "```" + text.replace("```", "`\u200b``") + "```"
+    fenced = "```" + _mrkdwn(text).replace("```", "`\\u0060``") + "```"
+    return f"*{warning}*\n{fenced}" if warning else fenced
 
 
 def _facts(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(k, for_humans(v)) for k, v in _raw_facts(doc)]
+
+
+def _raw_facts(doc: dict[str, Any]) -> list[tuple[str, str]]:
     expires = time.strftime("%H:%M:%S UTC", time.gmtime(doc["expires_at"]))
     return [
         ("Who", f"{doc['user']} ({doc['agent'] or 'unknown client'}) from {doc['client_addr']}"),
@@ -52,8 +79,8 @@ def decided_summary(doc: dict[str, Any]) -> str:
         )
         return f"✅ Approved by {doc['decided_by']}{extra}"
     if state == "denied":
-        return f"⛔ Denied by {doc['decided_by']}: {doc.get('decision_reason') or '-'}"
-    return f"⌛ {state.capitalize()}: {doc.get('decision_reason') or '-'}"
+        return f"⛔ Denied by {doc['decided_by']}: {for_humans(doc.get('decision_reason') or '-')}"
+    return f"⌛ {state.capitalize()}: {for_humans(doc.get('decision_reason') or '-')}"
 
 
 def slack_blocks(doc: dict[str, Any], url: str, decided: bool = False) -> list[dict[str, Any]]:
@@ -62,7 +89,9 @@ def slack_blocks(doc: dict[str, Any], url: str, decided: bool = False) -> list[d
         {"type": "header", "text": {"type": "plain_text", "text": "Airlock: approval requested"}},
         {
             "type": "section",
-            "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"[:2000]} for k, v in _facts(doc)],
+            "fields": [
+                {"type": "mrkdwn", "text": f"*{k}*\n{_mrkdwn(v)}"[:2000]} for k, v in _facts(doc)
+            ],
         },
         {"type": "section", "text": {"type": "mrkdwn", "text": _code(doc["text"])}},
         {
@@ -72,7 +101,10 @@ def slack_blocks(doc: dict[str, Any], url: str, decided: bool = False) -> list[d
     ]
     if decided:
         blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{decided_summary(doc)}*"}}
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"*{_mrkdwn(decided_summary(doc))}*"},
+            }
         )
     else:
         blocks.append(
@@ -102,7 +134,9 @@ def slack_blocks(doc: dict[str, Any], url: str, decided: bool = False) -> list[d
 
 def slack_fallback_text(doc: dict[str, Any]) -> str:
     what = ", ".join(doc["categories"])
-    return f"Airlock approval requested: {doc['user']} on {doc['target']} ({what})"
+    return _mrkdwn(
+        for_humans(f"Airlock approval requested: {doc['user']} on {doc['target']} ({what})")
+    )
 
 
 def teams_card(doc: dict[str, Any], url: str, decided: bool = False) -> dict[str, Any]:
@@ -115,7 +149,19 @@ def teams_card(doc: dict[str, Any], url: str, decided: bool = False) -> dict[str
             "text": decided_summary(doc) if decided else "Airlock: approval requested",
         },
         {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in _facts(doc)]},
-        {"type": "TextBlock", "text": doc["text"][:2000], "fontType": "Monospace", "wrap": True},
+        *(
+            [{"type": "TextBlock", "text": warning, "color": "Attention", "wrap": True}]
+            if (warning := _warning(doc["text"]))
+            else []
+        ),
+        # A TextRun is plain text: a TextBlock would render markdown, so `**`, `_` or
+        # `[x](url)` in a statement would change what the approver reads.
+        {
+            "type": "RichTextBlock",
+            "inlines": [
+                {"type": "TextRun", "text": for_humans(doc["text"])[:2000], "fontType": "Monospace"}
+            ],
+        },
         {"type": "TextBlock", "text": f"sha256 {doc['sha256']}", "isSubtle": True, "wrap": True},
     ]
     card = {
@@ -242,7 +288,8 @@ class WebhookNotifier(_Http):
     async def send(self, event: str, doc: dict[str, Any], url: str) -> int:
         """Returns the number of attempts it took; raises after the last failed retry."""
         assert self.config.url and self.config.key
-        body = json.dumps({"event": event, "url": url, "request": doc}, sort_keys=True).encode()
+        payload = {"event": event, "url": url, "request": with_display(doc)}
+        body = json.dumps(payload, sort_keys=True).encode()
         delay = self.config.backoff_s
         for attempt in range(1, self.config.retries + 2):
             timestamp = str(int(time.time()))

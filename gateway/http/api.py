@@ -1,8 +1,14 @@
 """JSON API for approvers: list, show, approve, deny; plus its OpenAPI description.
 
-POST bodies must be JSON (``Content-Type: application/json``) or empty: a browser cannot
-send that cross-site without a CORS preflight, so cached Basic credentials cannot be
-ridden by another site (the HTML page has its own CSRF token).
+POSTs must say ``Content-Type: application/json`` (the body may be empty or a JSON
+object): a browser cannot send that content type cross-site without a CORS preflight,
+which this server never grants, so another site cannot ride an approver's cached Basic
+credentials. A bodiless POST or a form post (urlencoded, multipart, text/plain: what
+``<form>`` and "simple" fetches produce) is refused 415 before anything is decided. The
+HTML page has its own CSRF token; ``Origin`` is checked for both by the app's middleware.
+
+Documents carry the raw (redacted) ``text`` for programs and ``text_display`` (invisible
+and direction-changing characters escaped) for anything that shows them to people.
 """
 
 from __future__ import annotations
@@ -13,21 +19,24 @@ from typing import Any
 from aiohttp import web
 
 from gateway.approvals.broker import ApprovalError
+from gateway.approvals.display import with_display
 from gateway.http.server import authenticate, json_error, state_of
 
 PREFIX = "/api/v1"
 
 
 def public_view(doc: dict[str, Any], url: str) -> dict[str, Any]:
-    return {**doc, "url": url}
+    return {**with_display(doc), "url": url}
 
 
 async def _body(request: web.Request) -> dict[str, Any] | web.Response:
+    if request.headers.get("Content-Type") is None or request.content_type != "application/json":
+        return json_error(
+            415, "POSTs must have Content-Type: application/json (send {} for no fields)"
+        )
     raw = await request.read()
-    if not raw:
+    if not raw.strip():
         return {}
-    if request.content_type != "application/json":
-        return json_error(415, "POST bodies must be application/json")
     try:
         body = json.loads(raw)
     except ValueError:
@@ -119,14 +128,15 @@ def _resp(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 _ERRORS = {
     "401": _resp("not authenticated", _ERR),
+    "429": _resp("too many failed logins from this user or address (see Retry-After)", _ERR),
     "404": _resp("no such request", _ERR),
 }
 _DECIDE_ERRORS = {
     **_ERRORS,
     "400": _resp("bad input (e.g. a denial without a reason)", _ERR),
-    "403": _resp("not an approver for this rule, or self-approval", _ERR),
+    "403": _resp("not an approver for this rule, self-approval, or a foreign Origin", _ERR),
     "409": _resp("already decided, expired, or already approved by this person", _ERR),
-    "415": _resp("body is not application/json", _ERR),
+    "415": _resp("Content-Type is not application/json", _ERR),
 }
 _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
 
@@ -141,7 +151,7 @@ def _decision_op(summary: str) -> dict[str, Any]:
     return {
         "summary": summary,
         "parameters": _ID,
-        "requestBody": {"required": False, "content": {"application/json": {"schema": body}}},
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
         "responses": {"200": _resp("the request after the decision", _REQ), **_DECIDE_ERRORS},
     }
 
@@ -153,7 +163,8 @@ OPENAPI: dict[str, Any] = {
         "securitySchemes": {
             "basic": {"type": "http", "scheme": "basic",
                       "description": "a local user's password, or an API token as password"},
-            "bearer": {"type": "http", "scheme": "bearer", "description": "an API token"},
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "an API token (alk_...)"},
         },
         "schemas": {
             "Error": {"type": "object", "required": ["error", "status"], "properties": {
@@ -165,7 +176,12 @@ OPENAPI: dict[str, Any] = {
                 "user": {"type": "string"}, "target": {"type": "string"},
                 "protocol": {"type": "string"}, "agent": {"type": "string"},
                 "client_addr": {"type": "string"}, "agent_reason": {"type": "string"},
-                "text": {"type": "string", "description": "redacted statement text"},
+                "text": {"type": "string", "description": "redacted statement text, raw"},
+                "text_display": {"type": "string", "description":
+                                 "the text for people: invisible, direction-changing and "
+                                 "control characters escaped as \\uXXXX"},
+                "hidden_characters": {"type": "integer", "description":
+                                      "how many characters text_display escaped"},
                 "sha256": {"type": "string", "description": "hash of the exact bytes"},
                 "categories": {"type": "array", "items": {"type": "string"}},
                 "objects": {"type": "array", "items": {"type": "string"}},

@@ -2,8 +2,11 @@
 
 Login is HTTP Basic (the browser prompts). Browsers replay Basic credentials on cross-site
 requests, so every POST carries a CSRF token: HMAC(process key, user + request id), which
-another site cannot compute. Written by hand (a few lines of HTML) rather than pulling in a
-template engine for one page.
+another site cannot compute; the app's middleware also refuses a foreign ``Origin`` and
+forbids framing. Every requester-controlled string is shown through
+`gateway.approvals.display.for_humans` (invisible and bidi characters escaped), with a
+warning when the statement had any. Written by hand (a few lines of HTML) rather than
+pulling in a template engine for one page.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.approvals.broker import ApprovalError
+from gateway.approvals.display import for_humans, hidden_count
 from gateway.http.server import authenticate, state_of
 
 
@@ -36,7 +40,11 @@ _STYLE = (
     "pre{background:#f4f4f4;padding:1rem;white-space:pre-wrap;overflow-wrap:anywhere}"
     "th{text-align:left;padding-right:1rem;vertical-align:top}"
     ".state{font-weight:bold}.msg{padding:.5rem;background:#fff3cd}"
+    ".warn{padding:.5rem;background:#f8d7da;font-weight:bold}"
 )
+#: What the redirect after a decision may say (the ``m`` query parameter); anything else
+#: in a crafted link is not shown.
+_MESSAGES = frozenset({"approved", "denied", "pending", "expired", "withdrawn"})
 
 
 def render(doc: dict[str, Any], user: str, token: str, message: str = "") -> str:
@@ -57,7 +65,16 @@ def render(doc: dict[str, Any], user: str, token: str, message: str = "") -> str
     ]
     if doc["state"] != "pending":
         rows.append(("Decided by", f"{doc['decided_by']}: {doc.get('decision_reason') or '-'}"))
-    table = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
+    table = "".join(
+        f"<tr><th>{escape(k)}</th><td>{escape(for_humans(str(v)))}</td></tr>" for k, v in rows
+    )
+    hidden = hidden_count(doc["text"])
+    warning = (
+        f'<p class="warn">This statement contains {hidden} invisible or control characters, '
+        "shown as \\u escapes below. Check them before approving.</p>"
+        if hidden
+        else ""
+    )
     form = ""
     if doc["state"] == "pending":
         form = (
@@ -75,7 +92,8 @@ def render(doc: dict[str, Any], user: str, token: str, message: str = "") -> str
         f"{escape(doc['id'])}</title><style>{_STYLE}</style></head><body>"
         f"<h1>Approval request {escape(doc['id'])}</h1>{note}"
         f"<p>Signed in as {escape(user)}.</p><table>{table}</table>"
-        f"<h2>Statement (redacted)</h2><pre>{escape(doc['text'])}</pre>{form}</body></html>"
+        f"<h2>Statement (redacted)</h2>{warning}<pre>{escape(for_humans(doc['text']))}</pre>"
+        f"{form}</body></html>"
     )
 
 
@@ -88,7 +106,8 @@ async def show(request: web.Request) -> web.Response:
     if doc is None:
         return web.Response(status=404, text="no such request")
     token = csrf_token(st.csrf_key, identity.user, doc["id"])
-    message = request.query.get("m", "")[:300]
+    message = request.query.get("m", "")
+    message = message if message in _MESSAGES else ""
     return web.Response(text=render(doc, identity.user, token, message), content_type="text/html")
 
 

@@ -2,14 +2,24 @@
 Slack interactivity callback, as one aiohttp app in the gateway's own event loop.
 
 Approvers authenticate with HTTP Basic (a local user's password, or an API token as the
-password) or ``Authorization: Bearer <token>`` when the authenticator can check bare tokens.
+password) or ``Authorization: Bearer alk_...`` (an API token). Failed logins go through
+the identity module's throttle: delayed, and refused with 429 + Retry-After after too many.
+
+Browsers attach cached Basic credentials to requests other sites make them send, so the
+state-changing endpoints are guarded twice (see ``guard``): a request whose ``Origin`` is
+not this server's own (``http.public_url``, the request's own host, or
+``http.allowed_origins``), or that a browser marks ``Sec-Fetch-Site: cross-site``, is
+refused 403; and each endpoint takes only a body a cross-site form cannot produce (JSON
+for the API, a form with the page's CSRF token for the page).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from gateway.config import origin_of
+from gateway.identity.throttle import Throttled
 from gateway.model import Identity
 
 if TYPE_CHECKING:
@@ -29,6 +41,7 @@ log = logging.getLogger("airlock.http")
 
 Health = Callable[[], Awaitable[dict[str, Any]]]
 SlackResolver = Callable[[str], Awaitable[Identity | None]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(slots=True)
@@ -54,21 +67,89 @@ def state_of(request: web.Request) -> HttpState:
 
 
 async def authenticate(request: web.Request) -> Identity | None:
-    """Basic (password or token as password) or Bearer (token); None if neither checks out."""
+    """Basic (password or token as password) or Bearer (token); None if neither checks out.
+
+    Raises 429 (JSON, with Retry-After) while the user or the address is throttled.
+    """
     st = state_of(request)
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    scheme = scheme.lower()
+    scheme, value = scheme.lower(), value.strip()
+    addr = request.remote or ""
+    result: Identity | Throttled | None = None
     if scheme == "bearer" and value:
-        check_token = getattr(st.authenticator, "check_token", None)
-        return await check_token(value.strip()) if check_token is not None else None
-    if scheme == "basic" and value:
+        result = await st.authenticator.login_token(value, addr)
+    elif scheme == "basic" and value:
         try:
-            user, sep, password = base64.b64decode(value.strip()).decode().partition(":")
+            user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return None
-        if sep and user and password:
-            return await st.authenticator.check_password(user, password)
-    return None
+        if not (sep and user and password):
+            return None
+        result = await st.authenticator.login(user, password, addr)
+    if isinstance(result, Throttled):
+        retry = max(1, math.ceil(result.retry_after_s))
+        raise web.HTTPTooManyRequests(
+            text=json.dumps({"error": f"too many failed logins; retry in {retry} s",
+                             "status": 429, "retry_after": retry}),
+            content_type="application/json",
+            headers={"Retry-After": str(retry)},
+        )  # fmt: skip
+    return result
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Endpoints that authenticate by their own signature, not by ambient browser credentials.
+SIGNED_PATHS = frozenset({"/slack/interactivity"})
+
+
+def foreign_origin(request: web.Request, allowed: frozenset[str]) -> str | None:
+    """Why a state-changing request looks cross-site, or None.
+
+    ``Origin`` is compared exactly (scheme, host, port) with this server's own origins;
+    ``null`` (sandboxed frames, cross-origin redirects) never matches. Requests without
+    ``Origin`` (curl, the CLI, old browsers on same-origin posts) pass this check and
+    meet the body checks instead.
+    """
+    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+        return "cross-site request"
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return None
+    own = origin_of(f"{request.scheme}://{request.host}")
+    if origin_of(origin) in allowed or (own is not None and origin_of(origin) == own):
+        return None
+    return f"origin {origin!r} is not allowed"
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Origin check for every state-changing request; security headers on every answer."""
+    if request.method not in SAFE_METHODS and request.path not in SIGNED_PATHS:
+        config = state_of(request).config.http
+        allowed = frozenset(
+            o for o in (origin_of(config.public_url), *config.allowed_origins) if o is not None
+        )
+        why = foreign_origin(request, allowed)
+        if why is not None:
+            log.warning("refused %s %s: %s", request.method, request.path, why)
+            return json_error(403, f"{why}: cross-site requests are refused")
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # redirects, 429
+        exc.headers.update(SECURITY_HEADERS)
+        raise
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+#: The page must not be framed (clickjacking an Approve button) nor leak its URL onward.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def json_error(status: int, message: str, **extra: Any) -> web.Response:
@@ -94,8 +175,12 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"ready": ready, **report}, status=200 if ready else 503)
 
 
-async def metrics(_: web.Request) -> web.Response:
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text; behind authentication unless ``http.metrics_auth = false``."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    if state_of(request).config.http.metrics_auth and await authenticate(request) is None:
+        return json_error(401, "authentication required")
 
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -128,7 +213,7 @@ def build_app(
 ) -> web.Application:
     from gateway.http import api, page, slack
 
-    app = web.Application(client_max_size=1 << 20)
+    app = web.Application(client_max_size=1 << 20, middlewares=[guard])
     app[STATE] = HttpState(
         config, broker, authenticator, store, health,
         slack_resolver or default_slack_resolver(config, authenticator),

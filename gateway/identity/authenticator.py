@@ -7,15 +7,18 @@ name. A failed or unavailable source never falls back to allow.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from gateway import metrics
 from gateway.config import Config, User
-from gateway.identity.passwords import Verifier, check_password, parse_verifier
+from gateway.identity.passwords import Verifier, check_password, make_verifier, parse_verifier
 from gateway.identity.settings import IdentitySettings, parse_identity
+from gateway.identity.throttle import LoginThrottle, Throttled
 from gateway.identity.tokens import is_live, parse_token
 from gateway.model import Identity
 from gateway.store.base import Store, TokenRow
@@ -24,6 +27,10 @@ if TYPE_CHECKING:
     from gateway.identity.ldap import DirectoryUser, LdapDirectory
 
 log = logging.getLogger("airlock.identity")
+
+#: Checked against when there is no verifier (unknown user, token-only user), so a wrong
+#: password costs the same key derivation whoever it is for.
+_DUMMY = make_verifier("airlock-dummy-password")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +46,10 @@ class ScramCandidates:
 
 
 class Authenticator:
-    """Construct with `Authenticator(config, store)`; without a store, tokens are off."""
+    """Construct with `Authenticator(config, store)`; without a store, tokens are off.
+
+    Pass the old one's `throttle` when replacing it on a reload, so failure counts survive.
+    """
 
     def __init__(
         self,
@@ -47,6 +57,7 @@ class Authenticator:
         store: Store | None = None,
         settings: IdentitySettings | None = None,
         directory: LdapDirectory | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self.users: Mapping[str, User] = config.users
         self.store = store
@@ -58,6 +69,11 @@ class Authenticator:
 
             directory = LdapDirectory(self.settings.ldap)
         self.directory = directory
+        if throttle is None:
+            throttle = LoginThrottle(self.settings.throttle)
+        else:
+            throttle.reconfigure(self.settings.throttle)
+        self.throttle = throttle
         self._verifiers = {
             name: parse_verifier(u.password_hash)
             for name, u in config.users.items()
@@ -124,12 +140,13 @@ class Authenticator:
             if identity is not None:
                 return identity
         user = self.users.get(username)
-        if user is not None:
-            verifier = self._verifiers.get(username)
-            if verifier is not None and check_password(verifier, password):
-                return self.identity_for(user)
-            return None
-        if self.directory is None:
+        verifier = self._verifiers.get(username)
+        if user is None or verifier is None:
+            # Unknown (or password-less) name: spend the same derivation as a wrong password.
+            check_password(_DUMMY, password)
+        elif check_password(verifier, password):
+            return self.identity_for(user)
+        if user is not None or self.directory is None:
             return None
         from gateway.identity.ldap import DirectoryUnavailable
 
@@ -139,6 +156,52 @@ class Authenticator:
             log.error("ldap: refusing login of %r: directory unavailable: %s", username, exc)
             return None
         return _directory_identity(found) if found is not None else None
+
+    async def check_token(self, token: str) -> Identity | None:
+        """A bare API token (HTTP ``Authorization: Bearer alk_...``): its id names the row,
+        the row names the user, the verifier checks the whole token."""
+        token_id = parse_token(token)
+        if token_id is None or self.store is None:
+            check_password(_DUMMY, token)
+            return None
+        row = next((t for t in await self.store.list_tokens() if t.id == token_id), None)
+        if row is None:
+            check_password(_DUMMY, token)
+            return None
+        return await self._check_token(row.user, token_id, token)
+
+    async def login(self, username: str, password: str, addr: str) -> Identity | Throttled | None:
+        """`check_password` behind the failed-login throttle (per user, per address) and
+        the failure delay: a refusal takes at least `failure_delay_s`, whoever it is for."""
+        return await self._guarded(username, addr, lambda: self.check_password(username, password))
+
+    async def login_token(self, token: str, addr: str) -> Identity | Throttled | None:
+        """`check_token` behind the same throttle; the user key is the token's id."""
+        token_id = parse_token(token)
+        key = f"token:{token_id}" if token_id else "token:?"
+        return await self._guarded(key, addr, lambda: self.check_token(token))
+
+    async def _guarded(
+        self, key: str, addr: str, check: Callable[[], Awaitable[Identity | None]]
+    ) -> Identity | Throttled | None:
+        wait = self.throttle.attempt(key, addr)
+        if wait > 0:
+            metrics.rejected("login-throttled")
+            log.warning("login of %r from %s refused: throttled for %.0f s", key, addr, wait)
+            return Throttled(wait)
+        started = time.monotonic()
+        try:
+            identity = await check()
+        except BaseException:  # cancelled (the client left) or failed: no answer was given
+            self.throttle.abandoned(key, addr)
+            raise
+        if identity is not None:
+            self.throttle.succeeded(key, addr)
+            return identity
+        delay = self.throttle.settings.failure_delay_s - (time.monotonic() - started)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return None
 
     async def authorized_keys(self, username: str) -> Sequence[str]:
         user = self.users.get(username)

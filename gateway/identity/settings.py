@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import ConfigError, _path, _secret, _Section
+from gateway.identity.throttle import ThrottleSettings, parse_throttle
 
 GROUP_MODES = ("memberOf", "groupOfNames", "posixGroup")
 
@@ -51,6 +52,7 @@ class IdentitySettings:
     slack_users: Mapping[str, str] = field(default_factory=dict)  # Slack user id -> user
     person_attribute: str = ""  # directory attribute naming the human (e.g. mail)
     revocation_poll_s: float = 2.0  # how often the daemon looks for revoked tokens
+    throttle: ThrottleSettings = field(default_factory=ThrottleSettings)  # failed logins
 
 
 def _ldap(sec: _Section, base: Path, person_attribute: str) -> LdapSettings:
@@ -116,6 +118,7 @@ def parse_identity(raw: Mapping[str, Any], base: Path | None = None) -> Identity
         slack_users=dict(slack),
         person_attribute=person_attribute,
         revocation_poll_s=sec.positive("revocation_poll_s", float, 2.0),
+        throttle=parse_throttle(sec.table("throttle")),
     )
     sec.finish()
     return settings

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import ssl
 import time
@@ -25,6 +26,7 @@ from gateway.model import Identity, Protocol, Session, SessionStats
 from gateway.postgres import upstream as up
 from gateway.postgres.relay import PgRelay
 from gateway.postgres.startup import StartupRefused, resolve
+from gateway.postgres.tlswrite import client_writer
 from gateway.recording.writer import TranscriptWriter
 from gateway.store.base import SessionRow, Store
 from protocols.pgwire import messages as m
@@ -257,14 +259,30 @@ class PostgresGateway:
             # A client asking for 3.x (x > 0): say we speak 3.0, as the server itself does.
             writer.write(m.negotiate_protocol_version(0, []))
         cleartext_ok = tls or (settings.cleartext_on_loopback and is_loopback(peer_host))
+        # The failed-login throttle HTTP and SSH share (per user, per address): a blocked
+        # login is refused before any exchange, so guessing learns nothing more.
+        throttle = self.authenticator.throttle
+        wait = throttle.attempt(user, peer_host)  # counts as a failure until it succeeds
+        if wait > 0:
+            metrics.rejected("login-throttled")
+            raise ClientError(
+                f"airlock: too many failed logins for this user or address; "
+                f"retry in {math.ceil(wait)} s",
+                "28000",
+            )
         started = time.monotonic()
-        identity = await self._authenticate(reader, writer, user, cleartext_ok)
+        try:
+            identity = await self._authenticate(reader, writer, user, cleartext_ok)
+        except BaseException:  # the client left or broke the exchange before an answer
+            throttle.abandoned(user, peer_host)
+            raise
         if identity is None:
             # Same error, same delay, for an unknown user and a wrong password.
             await asyncio.sleep(
                 max(0.0, settings.auth_failure_delay_s - (time.monotonic() - started))
             )
             raise ClientError(f'password authentication failed for user "{user}"', "28P01")
+        throttle.succeeded(user, peer_host)
         target = self.config.targets.get(database)
         if target is None or target.protocol != "postgres":
             raise ClientError(
@@ -345,7 +363,7 @@ class PostgresGateway:
 
         async def notify(text: str) -> None:
             if relay.client is not None and not relay.client.is_closing():
-                relay.client.write(m.notice_response(text))
+                relay.to_client(m.notice_response(text))
 
         ctx.notify = notify
         self.live[key] = _Live(target, upstream.pid, upstream.secret, relay)
@@ -363,7 +381,7 @@ class PostgresGateway:
             hello = [m.auth_ok(), *upstream.params, *upstream.notices]
             hello.append(m.backend_key_data(upstream.pid, secret))
             hello.append(m.ready_for_query(upstream.status))
-            writer.write(b"".join(hello))
+            client_writer(writer.transport)(b"".join(hello))  # TLS records libpq reads whole
             # Bytes the startup streams read past the handshake belong to the relay now.
             client_leftover = _drain_buffer(reader)
             upstream_leftover = _drain_buffer(upstream.reader)

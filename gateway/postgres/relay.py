@@ -22,11 +22,12 @@ from typing import Any
 
 from gateway.checkpoint import SQL_CACHE, Checkpoint, SessionContext
 from gateway.model import Action, ActionKind, Decision, Outcome, SessionStats, Verdict
+from gateway.postgres.tlswrite import client_writer
 from gateway.recording.writer import RecorderError, RowSampler, TranscriptWriter
 from protocols.classification import Category, Classification
 from protocols.pgwire import messages as m
 from protocols.sql import LexingState
-from protocols.sql.context import apply_prepared
+from protocols.sql.context import SqlEffects, apply_prepared
 
 log = logging.getLogger("airlock.postgres")
 
@@ -40,7 +41,8 @@ _UNSETTLED = Classification.unknown(
     "an earlier statement in this batch changes standard_conforming_strings or "
     "client_encoding; statements before its Sync cannot be classified"
 )
-_EFFECT_STATEMENTS = frozenset({"PrepareStmt", "DeallocateStmt", "DiscardStmt", "VariableSetStmt"})
+_PREPARED_STATEMENTS = frozenset({"PrepareStmt", "DeallocateStmt", "DiscardStmt"})
+_EFFECT_STATEMENTS = _PREPARED_STATEMENTS | {"VariableSetStmt"}
 
 
 def refusal_sql(message: str, sqlstate: str = "42501") -> bytes:
@@ -97,6 +99,7 @@ class PgRelay:
         self.client_reader = m.MessageReader(max_message_bytes)
         self.upstream_reader = m.MessageReader(1 << 30)
         self.client: asyncio.Transport | None = None
+        self.to_client: Callable[[bytes], None] = lambda data: None  # set by attach()
         self.upstream: asyncio.Transport | None = None
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._blocked: tuple[set[str], set[str]] = (set(), set())  # (upstream, client) readers
@@ -124,11 +127,16 @@ class PgRelay:
         self._reviewed: set[str] = set()  # statements whose Parse a human approved
         self._approved_once: set[str] = set()  # ...and whose one approved execution is unused
         self._approved_portals: set[str] = set()  # portals running an approved execution
+        # Portals bound to a statement whose definition no allowed protocol Parse vouches
+        # for (SQL PREPARE shares the protocol's namespace; a Parse of an existing name may
+        # fail and leave the old one): each of their Executes is decided on its own.
+        self._unvouched: set[str] = set()
 
     # --- wiring ---------------------------------------------------------------------
 
     def attach(self, client: asyncio.Transport, upstream: asyncio.Transport) -> None:
         self.client, self.upstream = client, upstream
+        self.to_client = client_writer(client)
         client.set_protocol(_Side(self, True))
         upstream.set_protocol(_Side(self, False))
 
@@ -160,7 +168,7 @@ class PgRelay:
     def fail_client(self, sqlstate: str, text: str) -> None:
         """Tell the client what went wrong, then end the session."""
         if self.client is not None and not self.client.is_closing():
-            self.client.write(m.error_response(sqlstate, text, "FATAL"))
+            self.to_client(m.error_response(sqlstate, text, "FATAL"))
             self.client.close()
         if self.upstream is not None and not self.upstream.is_closing():
             self.upstream.write(m.terminate())
@@ -210,11 +218,16 @@ class PgRelay:
                     self.fail_client("08P01", f"airlock: {exc}")
                     return
                 self._portals[portal] = statement
+                if statement in self._decided:
+                    self._unvouched.discard(portal)
+                else:
+                    self._unvouched.add(portal)
                 if self._reviewed:
                     self._bind_approval(portal, statement)
                 out.append(msg)
             elif kind == E_ and (
-                self._reviewed
+                self._unvouched
+                or self._reviewed
                 or self._stale
                 or self._policy_version != self.checkpoint.policy.version
             ):
@@ -248,6 +261,8 @@ class PgRelay:
         """The action an Execute runs, if it must be decided again (older policy, or its
         approval is used up); None when it may run as decided."""
         portal = m.parse_execute_portal(msg)
+        if portal in self._unvouched:
+            return self._unvouched_execute(msg, self._portals.get(portal, ""))
         statement = self._portals.get(portal)
         if statement is None:
             return None
@@ -257,6 +272,29 @@ class PgRelay:
         if statement in self._reviewed:
             return None if portal in self._approved_portals else decided
         return decided if statement in self._stale else None
+
+    def _unvouched_execute(self, msg: bytes, statement: str) -> Action:
+        """An Execute of a statement no allowed Parse of ours defines: judged by what the
+        session's SQL PREPAREs (and failed re-Parses) may have made of the name, or
+        `unknown` when the gateway never saw it defined."""
+        known = self.ctx.prepared.get(statement)
+        return Action(
+            ActionKind.EXECUTE,
+            msg,
+            f"<execute prepared statement {statement!r}>",
+            known
+            or Classification.unknown(
+                f"Execute of prepared statement {statement!r}, whose definition the gateway "
+                "did not see"
+            ),
+        )
+
+    def _forget_statement(self, name: str) -> None:
+        """The name no longer runs what a Parse of ours decided: Executes are decided anew."""
+        self._decided.pop(name, None)
+        self._stale.discard(name)
+        self._reviewed.discard(name)
+        self._approved_once.discard(name)
 
     def _bind_approval(self, portal: str, statement: str) -> None:
         """An approval covers one execution: the first portal bound after it, to its end."""
@@ -347,15 +385,25 @@ class PgRelay:
                     outcome.classification if old is None else old.merge(outcome.classification)
                 )
                 self.ctx.prepared[name] = merged
-                self._decided[name] = action
-                self._stale.discard(name)
-                if outcome.verdict.decision is Decision.ALLOW:
-                    self._reviewed.discard(name)
-                else:  # approved by a human (or a grant window): good for one execution
-                    self._reviewed.add(name)
-                    self._approved_once.add(name)
+                if old is not None:
+                    # The name exists: this Parse may fail ("already exists") and leave the
+                    # old statement, so no single decision covers what an Execute runs.
+                    self._forget_statement(name)
+                else:
+                    self._decided[name] = action
+                    self._stale.discard(name)
+                    if outcome.verdict.decision is Decision.ALLOW:
+                        self._reviewed.discard(name)
+                    else:  # approved by a human (or a grant window): good for one execution
+                        self._reviewed.add(name)
+                        self._approved_once.add(name)
+                # SQL PREPARE/DEALLOCATE/DISCARD sent through Parse redefine names as they run.
+                self._track_prepared(action.text, outcome.classification)
             elif kind == E_:
                 portal = m.parse_execute_portal(msg)
+                if action.kind is ActionKind.EXECUTE:
+                    self._unvouched.discard(portal)  # this run; a new Bind asks again
+                    return
                 statement = self._portals.get(portal, "")
                 self._decided[statement] = action
                 self._stale.discard(statement)
@@ -378,6 +426,24 @@ class PgRelay:
             return False
         return bool(SQL_CACHE.analyze(text, self.ctx.lexing, self.ctx.prepared)[1].settings)
 
+    def _track_prepared(self, text: str, classification: Classification) -> None:
+        """SQL PREPARE/DEALLOCATE/DISCARD in a Parse: the names they touch are no longer
+        what a Parse of ours decided (applied when forwarded: stricter whatever fails)."""
+        if _PREPARED_STATEMENTS.intersection(classification.statements):
+            _, effects = SQL_CACHE.analyze(text, self.ctx.lexing, self.ctx.prepared)
+            self._apply_prepared(effects)
+
+    def _apply_prepared(self, effects: SqlEffects) -> None:
+        if not effects.ops:
+            return
+        self.ctx.prepared = apply_prepared(self.ctx.prepared, effects)
+        for op, name, _ in effects.ops:
+            if op == "deallocate_all":
+                for old in list(self._decided):
+                    self._forget_statement(old)
+            else:  # PREPARE or DEALLOCATE of the name: no Parse of ours defines it now
+                self._forget_statement(name)
+
     def _track_sql_effects(self, text: str, classification: Classification) -> None:
         """SQL PREPARE/DEALLOCATE and settings that change how the next statement lexes."""
         if not (
@@ -386,8 +452,7 @@ class PgRelay:
         ):
             return
         _, effects = SQL_CACHE.analyze(text, self.ctx.lexing, self.ctx.prepared)
-        if effects.ops:
-            self.ctx.prepared = apply_prepared(self.ctx.prepared, effects)
+        self._apply_prepared(effects)
         if effects.settings and self._lexing_settles is None:
             # Hold later statements until the server reports the new state (ParameterStatus
             # arrives before ReadyForQuery), so nothing is classified with stale lexing.
@@ -400,8 +465,7 @@ class PgRelay:
             return  # the server will reject it
         if kind == S_:
             self.ctx.prepared.pop(name, None)
-            self._decided.pop(name, None)
-            self._stale.discard(name)
+            self._forget_statement(name)
 
     def _suspend(
         self,
@@ -509,15 +573,14 @@ class PgRelay:
                 self._start_rows(msg)
             if keep is not None:
                 keep.append(msg)
-        client = self.client
-        if client is None:
+        if self.client is None:
             return
         if keep is not None:
-            client.write(b"".join(keep))
+            self.to_client(b"".join(keep))
         elif not had_partial and not self.upstream_reader.pending:
-            client.write(data)  # the common case: forward the read as it came
+            self.to_client(data)  # the common case: forward the read as it came
         elif msgs:
-            client.write(b"".join(msg for _, msg in msgs))
+            self.to_client(b"".join(msg for _, msg in msgs))
 
     # --- bounded result-row samples (recording.rows_limit / rows_bytes_limit) --------
 

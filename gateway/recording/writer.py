@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.files import private_dirs
 from gateway.recording import chain
 from gateway.recording.redact import Redactor
 from gateway.recording.template import Slot, Template, compile_template
@@ -600,9 +601,9 @@ class Recorder:
         started = time.time() if ts is None else ts
         path = transcript_path(self.directory, session_id, started)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dirs(path.parent)  # 0700 at every level, 0600 file: see gateway.files
             fd = os.open(
-                path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640
+                path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
             )
         except OSError as exc:
             raise _why(exc, path) from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from gateway.checkpoint import Checkpoint
 from gateway.config import Config, Target
 from gateway.identity.authenticator import Authenticator
 from gateway.identity.sessions import SessionRegistry
+from gateway.identity.throttle import Throttled
 from gateway.limits import ConnectionLimiter
 from gateway.model import Identity, Protocol, Session
 from gateway.postgres.listener import session_row as _row
@@ -142,10 +144,20 @@ class _Server(asyncssh.SSHServer):
         return True
 
     async def validate_password(self, username: str, password: str) -> bool:
-        # API tokens arrive here too: the authenticator accepts them as passwords.
+        # API tokens arrive here too: the authenticator accepts them as passwords. `login`
+        # throttles failures per user and per address, and answers a failure no sooner
+        # than the failure delay whether or not the user exists.
         user, _ = split_login(username)
-        self.identity = await self.gw.authenticator.check_password(user, password)
-        return self.identity is not None
+        assert self.conn is not None
+        peer = self.conn.get_extra_info("peername") or ("",)
+        result = await self.gw.authenticator.login(user, password, str(peer[0]))
+        if isinstance(result, Throttled):
+            self.conn.send_auth_banner(
+                f"airlock: too many failed logins; retry in {math.ceil(result.retry_after_s)} s\n"
+            )
+            return False
+        self.identity = result
+        return result is not None
 
     def public_key_auth_supported(self) -> bool:
         return True
@@ -228,6 +240,16 @@ class _Server(asyncssh.SSHServer):
 
     def unix_server_requested(self, *args: Any) -> bool:
         self._refused_forward("streamlocal-forward", args)
+        return False
+
+    # Layer 3/2 tunnels (`ssh -w`): asyncssh's default refuses too, but invariant 8 wants
+    # the refusal stated here, not left to a library default.
+    def tun_requested(self, *args: Any) -> bool:
+        self._refused_forward("tun", args)
+        return False
+
+    def tap_requested(self, *args: Any) -> bool:
+        self._refused_forward("tap", args)
         return False
 
     def _refused_forward(self, kind: str, args: Sequence[Any]) -> None:

@@ -7,7 +7,9 @@ are ``privilege``, and a modified path gets what the shell classifier gives writ
 (``~/.ssh/authorized_keys`` is ``privilege``, ``/etc/cron.d/*`` ``admin``); all carry
 ``file-transfer`` except pure metadata reads. A file's reads and writes are decided once,
 at open (the decision covers the bytes that follow), and the byte counts are recorded at
-close. Refusals reach the client as SFTP permission errors.
+close. Refusals reach the client as SFTP permission errors; requests that are not relayed
+at all get "operation unsupported" (gateway/ssh/sftp_allowlist.py: nothing falls to
+asyncssh's defaults, which would act on the gateway's own disk).
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 from asyncssh import SFTPAttrs, SFTPName, SFTPVFSAttrs
-from asyncssh.stream import SSHServerStreamSession  # not re-exported; the SFTP framing
 
 from gateway.model import Action, ActionKind
+from gateway.ssh.sftp_allowlist import AllowlistSFTPSession, RefusingSFTPServer
 from gateway.ssh.upstream import UpstreamError
 from protocols.classification import Category, Classification
 from protocols.shell.paths import write_categories
@@ -36,7 +38,7 @@ _SPECIAL_BITS = 0o7000  # setuid, setgid, sticky
 C = Category
 _MODIFYING = frozenset(
     {"write", "write-truncate", "mkdir", "symlink", "link", "rename", "posix-rename", "remove",
-     "rmdir", "setstat"}
+     "rmdir", "setstat", "lsetstat"}
 )  # fmt: skip
 
 
@@ -57,11 +59,11 @@ def classify_op(op: str, paths: tuple[str, ...], detail: str = "") -> Classifica
     elif op in ("remove", "rmdir", "posix-rename"):
         cats = {C.DESTRUCTIVE, C.FILE_TRANSFER}
         reasons.append(f"destructive: sftp {op} deletes or replaces {paths[-1]}")
-    elif op == "setstat":
+    elif op in ("setstat", "lsetstat"):
         cats = {C.WRITE}
         if detail:
             cats.add(C.PRIVILEGE)
-            reasons.append(f"privilege: sftp setstat {detail}")
+            reasons.append(f"privilege: sftp {op} {detail}")
     else:
         return Classification.unknown(f"unknown: sftp operation {op}", (f"sftp-{op}",))
     if op in _MODIFYING:
@@ -105,8 +107,12 @@ def _path(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-class RelaySFTPServer(asyncssh.SFTPServer):
-    """asyncssh's SFTP server interface, answered by the upstream's SFTP server."""
+class RelaySFTPServer(RefusingSFTPServer):
+    """asyncssh's SFTP server interface, answered by the upstream's SFTP server.
+
+    Every method asyncssh's handler may call is defined here (relayed, or pure and local to
+    the SFTP protocol); anything else is the refusing base's (see sftp_allowlist).
+    """
 
     def __init__(
         self,
@@ -140,6 +146,17 @@ class RelaySFTPServer(asyncssh.SFTPServer):
 
     def reverse_map_path(self, path: bytes) -> bytes:
         return path
+
+    # Pure conversions: asyncssh's own, with ids shown as numbers. The defaults look them up
+    # in the gateway's passwd/group files, which describe the wrong host anyway.
+    convert_attrs = asyncssh.SFTPServer.convert_attrs
+    format_longname = asyncssh.SFTPServer.format_longname
+
+    def format_user(self, uid: int | None) -> str:
+        return "" if uid is None else str(uid)
+
+    def format_group(self, gid: int | None) -> str:
+        return "" if gid is None else str(gid)
 
     async def open(self, path: bytes, pflags: int, attrs: SFTPAttrs) -> object:
         if pflags & _WRITE_FLAGS:
@@ -191,6 +208,10 @@ class RelaySFTPServer(asyncssh.SFTPServer):
         assert isinstance(file_obj, _File)
         await file_obj.handle.fsync()
 
+    async def fstatvfs(self, file_obj: object) -> SFTPVFSAttrs:
+        assert isinstance(file_obj, _File)
+        return await file_obj.handle.statvfs()
+
     async def stat(self, path: bytes) -> SFTPAttrs:
         await self._check("stat", path)
         return await self.client.stat(path)
@@ -203,6 +224,12 @@ class RelaySFTPServer(asyncssh.SFTPServer):
         await self._check("setstat", path, detail=_privileged_attrs(attrs))
         await self.client.setstat(path, attrs)
         self._record("setstat", _path(path))
+
+    async def lsetstat(self, path: bytes, attrs: SFTPAttrs) -> None:
+        """`chmod -h`/`chown -h`: the link itself, on the target (never asyncssh's default)."""
+        await self._check("lsetstat", path, detail=_privileged_attrs(attrs))
+        await self.client.setstat(path, attrs, follow_symlinks=False)
+        self._record("lsetstat", _path(path))
 
     async def scandir(self, path: bytes) -> AsyncIterator[SFTPName]:  # type: ignore[override]
         await self._check("listdir", path)
@@ -265,7 +292,7 @@ class RelaySFTPServer(asyncssh.SFTPServer):
 
 
 def sftp_session(channel: GatewayChannel) -> asyncssh.SSHServerSession[bytes]:
-    """asyncssh's own SFTP stream session, with a server that relays upstream."""
+    """The sftp subsystem: the allowlist handler, with a server that relays upstream."""
 
     async def factory(chan: asyncssh.SSHServerChannel[bytes]) -> RelaySFTPServer:
         env = channel.env()
@@ -279,4 +306,4 @@ def sftp_session(channel: GatewayChannel) -> asyncssh.SSHServerSession[bytes]:
             raise
         return RelaySFTPServer(chan, channel, ctx, client)
 
-    return SSHServerStreamSession(None, factory, sftp_version=3)  # type: ignore[arg-type]
+    return AllowlistSFTPSession(factory)

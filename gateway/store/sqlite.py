@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gateway.files import create_private, tighten
 from gateway.store.base import SessionRow, Store, TokenRow
 from gateway.store.pubsub import LocalPubSub
 
@@ -66,7 +67,11 @@ class SqliteStore(LocalPubSub, Store):
 
     async def open(self) -> None:
         def connect() -> None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Created 0600 before SQLite opens it: SQLite would create it 0644 (less the
+            # umask), and gives -wal/-shm the database file's mode.
+            create_private(self.path)
+            for path in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+                tighten(path)  # left readable by an older version
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ def daemon(pg: PgServer, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str]
         [*AIRLOCK, "init", "--dir", str(tmp_path), "--admin-password", "admin-pw",
          "--agent-password", "agent-pw", "--postgres-port", str(port), "--ssh-port", "0", "--http-port", "0",
          "--demo-postgres", f"127.0.0.1:{pg.port}", "--demo-user", "postgres"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, umask=0o022,
     )  # fmt: skip
     assert init.returncode == 0, init.stderr
     config = tmp_path / "airlock.toml"
@@ -34,6 +35,7 @@ def daemon(pg: PgServer, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str]
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        umask=0o022,  # the usual default: what the daemon creates must not depend on it
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()  # the daemon says when it is ready
@@ -92,6 +94,18 @@ def test_init_serve_psql_reload_and_term(
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
+
+    # Issue 12 item 11: after init, sessions served and transcripts sealed, nothing in the
+    # state directory is readable by others (the store holds statement texts).
+    state = config.parent / "state"
+    assert list(state.rglob("*.jsonl")) and (state / "airlock.db").exists()
+    loose = {
+        str(p.relative_to(state)): oct(stat.S_IMODE(p.stat().st_mode))
+        for p in [state, *state.rglob("*")]
+        if stat.S_IMODE(p.stat().st_mode) != (0o700 if p.is_dir() else 0o600)
+    }
+    assert loose == {}
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
 
 
 def test_the_demo_flow_an_agent_waits_and_the_operator_approves(

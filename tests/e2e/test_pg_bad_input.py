@@ -232,3 +232,38 @@ async def test_connection_limits_refuse_clearly(pg, tmp_path_factory) -> None:  
         await again.close()
     finally:
         gw.stop()
+
+
+async def test_failed_logins_are_throttled_per_user_and_address(pg, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    """The throttle HTTP and SSH use covers Postgres too: after the free failures even the
+    right password is refused, for that user and from that address, without a check."""
+    from tests.support.gateway import base_config
+
+    throttle = {
+        "failure_delay_s": 0,
+        "free_failures": 2,
+        "address_free_failures": 2,
+        "backoff_s": 60,
+        "max_backoff_s": 60,
+    }
+    gw = GatewayThread.from_dict(
+        base_config(tmp_path_factory.mktemp("throttle"), pg, identity={"throttle": throttle})
+    )
+    try:
+        for _ in range(3):  # what psql does before prompting: connect, see the SASL request,
+            reader, writer = await raw(gw)  # leave; nothing was learnt, nothing counts
+            writer.write(m.startup_message({"user": "alice", "database": "main"}))
+            assert (await reader.readexactly(1)) == b"R"
+            writer.write_eof()  # the gateway sees the end, closes: then it has settled
+            await asyncio.wait_for(reader.read(), 10)
+            writer.close()
+        for _ in range(2):
+            with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+                await psycopg.AsyncConnection.connect(gw.dsn("alice", password="wrong"))
+        for user in ("alice", "bob"):
+            with pytest.raises(psycopg.OperationalError) as info:
+                await psycopg.AsyncConnection.connect(gw.dsn(user))
+            assert "too many failed logins" in str(info.value), user
+            assert "retry in 60 s" in str(info.value) or "retry in 59 s" in str(info.value)
+    finally:
+        gw.stop()

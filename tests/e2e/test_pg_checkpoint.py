@@ -347,3 +347,113 @@ def test_after_a_reload_a_prepared_statement_is_decided_again_once(
         assert len(decided) == 2  # the Parse, then one re-decision at the first Execute
     finally:
         gw.stop()
+
+
+class CountingReviewer:
+    """Approves every review at once and counts them: each count is one human decision."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    async def review(
+        self, ctx: SessionContext, action: Action, classification: Classification, verdict: Verdict
+    ) -> Outcome:
+        self.texts.append(action.text)
+        return Outcome(True, classification, verdict, request_id=f"r{len(self.texts)}")
+
+
+@pytest.fixture
+def approve_all(pg: PgServer, tmp_path: Path) -> Iterator[tuple[GatewayThread, CountingReviewer]]:
+    pg.psql("DROP TABLE IF EXISTS prep_victim; CREATE TABLE prep_victim(a int)")
+    reviewer = CountingReviewer()
+    gw = GatewayThread.from_dict(
+        base_config(tmp_path, pg, policy={}), Checkpoint(load_policy({}), reviewer=reviewer)
+    )
+    yield gw, reviewer
+    gw.stop()
+
+
+def _victim_rows(pg: PgServer) -> int:
+    return int(pg.psql("SELECT count(*) FROM prep_victim").strip())
+
+
+def _statement_events(gw: GatewayThread, needle: str) -> list[dict[str, object]]:
+    import json
+
+    gw.wait_sessions_closed()
+    path = next(gw.config.recording.directory.rglob("*.jsonl"))
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    return [e for e in events if e["type"] == "statement" and needle in str(e["text"])]
+
+
+def test_protocol_execute_of_an_sql_prepared_statement_is_decided_every_time(
+    approve_all: tuple[GatewayThread, CountingReviewer], pg: PgServer
+) -> None:
+    """One approved `PREPARE x AS DELETE ...`, then Bind/Execute of `x` (the protocol and
+    SQL share one namespace): every execution needs its own decision and is recorded."""
+    gw, reviewer = approve_all
+    with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
+        conn.execute("PREPARE wipe AS DELETE FROM prep_victim")
+        assert len(reviewer.texts) == 1
+        for run in range(3):
+            pg.psql("INSERT INTO prep_victim VALUES (1)")
+            result = conn.pgconn.exec_prepared(b"wipe", [])
+            assert result.status == psycopg.pq.ExecStatus.COMMAND_OK, result.error_message
+            assert _victim_rows(pg) == 0
+            assert len(reviewer.texts) == 2 + run  # a human decided this execution too
+    assert len(_statement_events(gw, "wipe")) == 4  # the PREPARE and each execution
+
+
+def test_a_protocol_name_redefined_by_sql_prepare_is_not_run_under_its_old_decision(
+    approve_all: tuple[GatewayThread, CountingReviewer], pg: PgServer
+) -> None:
+    """Parse `s1` (a harmless SELECT, allowed), then DEALLOCATE and PREPARE `s1` anew as a
+    DELETE: Bind/Execute of `s1` runs the DELETE and must be decided as one, every time."""
+    gw, reviewer = approve_all
+    with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
+        assert conn.pgconn.prepare(b"s1", b"SELECT 1").status == psycopg.pq.ExecStatus.COMMAND_OK
+        assert conn.pgconn.exec_prepared(b"s1", []).status == psycopg.pq.ExecStatus.TUPLES_OK
+        assert reviewer.texts == []
+        conn.execute("DEALLOCATE s1")
+        conn.execute("PREPARE s1 AS DELETE FROM prep_victim")
+        assert len(reviewer.texts) == 1
+        for run in range(2):
+            pg.psql("INSERT INTO prep_victim VALUES (1)")
+            result = conn.pgconn.exec_prepared(b"s1", [])
+            assert result.status == psycopg.pq.ExecStatus.COMMAND_OK, result.error_message
+            assert len(reviewer.texts) == 2 + run
+        conn.execute("DISCARD ALL")
+        assert conn.pgconn.prepare(b"s1", b"SELECT 2").status == psycopg.pq.ExecStatus.COMMAND_OK
+        assert conn.pgconn.exec_prepared(b"s1", []).status == psycopg.pq.ExecStatus.TUPLES_OK
+        assert len(reviewer.texts) == 3  # a fresh protocol Parse is decided at Parse again
+
+
+def test_execute_of_a_name_the_gateway_never_saw_prepared_is_unknown(
+    approve_all: tuple[GatewayThread, CountingReviewer],
+) -> None:
+    """A statement name with no definition the gateway knows is judged `unknown` (here:
+    reviewed, approved, and then the server reports it does not exist)."""
+    gw, reviewer = approve_all
+    with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
+        result = conn.pgconn.exec_prepared(b"nowhere", [])
+        assert result.status == psycopg.pq.ExecStatus.FATAL_ERROR
+        assert b"does not exist" in (result.error_message or b"")
+        assert len(reviewer.texts) == 1
+
+
+def test_sql_prepare_sent_through_parse_redefines_the_name_too(
+    approve_all: tuple[GatewayThread, CountingReviewer], pg: PgServer
+) -> None:
+    """The same redefinition with DEALLOCATE and PREPARE sent as extended-protocol
+    statements (Parse/Bind/Execute) instead of simple queries."""
+    gw, reviewer = approve_all
+    with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
+        pgconn = conn.pgconn
+        assert pgconn.prepare(b"s2", b"SELECT 1").status == psycopg.pq.ExecStatus.COMMAND_OK
+        assert pgconn.exec_params(b"DEALLOCATE s2", []).status == psycopg.pq.ExecStatus.COMMAND_OK
+        result = pgconn.exec_params(b"PREPARE s2 AS DELETE FROM prep_victim", [])
+        assert result.status == psycopg.pq.ExecStatus.COMMAND_OK, result.error_message
+        assert len(reviewer.texts) == 1
+        for run in range(2):
+            assert pgconn.exec_prepared(b"s2", []).status == psycopg.pq.ExecStatus.COMMAND_OK
+            assert len(reviewer.texts) == 2 + run

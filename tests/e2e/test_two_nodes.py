@@ -59,8 +59,10 @@ def _api(port: int, method: str, path: str, user: str = "carol") -> tuple[int, A
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/v1{path}",
         method=method,
-        data=b"" if method == "POST" else None,
+        data=b"{}" if method == "POST" else None,
     )
+    if method == "POST":  # the API refuses bodies a cross-site form could send
+        request.add_header("Content-Type", "application/json")
     basic = base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode()
     request.add_header("Authorization", f"Basic {basic}")
     with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - loopback test

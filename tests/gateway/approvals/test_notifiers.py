@@ -142,3 +142,44 @@ def test_config_secrets_come_from_env_or_files(
     with pytest.raises(ConfigError, match=r"approvals\.approvrs"):
         parse_approvals({"approvrs": []})
     assert parse_approvals({}).approvers == frozenset({"group:admins"})
+
+
+HIDDEN = "GRANT SELECT ON t TO PUBLIC; -- \u202eEXPLAIN\u202c\u200b\u3164\u00a0<!channel>\r"
+ESCAPED = "\\u202eEXPLAIN\\u202c\\u200b\\u3164\\xa0"
+INVISIBLE = "\u202e\u202c\u200b\u3164\u00a0\r"
+
+
+async def test_every_chat_channel_shows_hidden_characters_escaped(
+    tmp_path: Path, slack: SlackStandIn
+) -> None:
+    notifiers = [
+        SlackNotifier(SlackConfig(bot_token=BOT_TOKEN, channel="C1", api_base=slack.api_base)),
+        TeamsNotifier(TeamsConfig(f"{slack.base}/teams")),
+        WebhookNotifier(WebhookConfig(url=f"{slack.base}/hook", key="k")),
+    ]
+    env = await make_env(tmp_path, notifiers=notifiers)
+    client = env.client("agent")
+    task = env.review(client, action=grant_action(HIDDEN))
+    await client.next_request_id()
+    posted = (await slack.next("/api/chat.postMessage")).json
+    code = posted["blocks"][2]["text"]["text"]
+    assert ESCAPED in code and "\\r" in code and not any(ch in code for ch in INVISIBLE)
+    assert "<!channel>" not in json.dumps(posted) and "&lt;!channel&gt;" in code
+    assert "hidden" in posted["blocks"][2]["text"]["text"].lower() or any(
+        "invisible" in json.dumps(b) for b in posted["blocks"]
+    )
+    teams = (await slack.next("/teams")).json
+    statement = teams["attachments"][0]["content"]["body"][3]
+    assert statement["type"] == "RichTextBlock"  # plain text runs: no markdown rendering
+    assert statement["inlines"][0]["text"].startswith("GRANT SELECT ON t TO PUBLIC; -- \\u202e")
+    card = json.dumps(teams, ensure_ascii=False)
+    assert ESCAPED.replace("\\", "\\\\") in card and not any(ch in card for ch in INVISIBLE)
+    hook = json.loads((await slack.next("/hook")).body)
+    display = hook["request"]["text_display"]
+    assert display.startswith("GRANT SELECT") and ESCAPED in display
+    assert hook["request"]["hidden_characters"] == 6
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await env.broker.stop()
+    for n in notifiers:
+        await n.close()

@@ -54,8 +54,9 @@ async def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
         return dict(ready)
 
     runner, port = await start_http(
-        env.config, env.broker, Authenticator(env.config), env.store, health, "127.0.0.1", 0
-    )
+        env.config, env.broker, Authenticator(env.config, env.store), env.store, health,
+        "127.0.0.1", 0,
+    )  # fmt: skip
     async with aiohttp.ClientSession() as http:
         yield Site(env, f"http://127.0.0.1:{port}", http, slack, ready)
     await runner.cleanup()

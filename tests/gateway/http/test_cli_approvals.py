@@ -79,3 +79,21 @@ async def test_cli_needs_an_operator_and_a_secret(
         == 1
     )
     assert "cannot reach" in capsys.readouterr().err
+
+
+async def test_cli_shows_hidden_characters_escaped(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.gateway.approvals.harness import grant_action, verdict
+
+    config = _config(tmp_path, site, operator="bob")
+    client = site.env.client("agent")
+    text = "GRANT SELECT ON t TO PUBLIC -- \u3164\u202e\x1b[2J"
+    task = site.env.review(client, verdict(), grant_action(text))
+    await client.next_request_id()
+    monkeypatch.setenv("AIRLOCK_TOKEN", PASSWORDS["bob"])
+    assert await _cli("requests", "--config", config) == 0
+    out = capsys.readouterr().out
+    assert "\\u3164\\u202e\\x1b[2J" in out and not any(ch in out for ch in "\u3164\u202e\x1b")
+    assert "hidden" in out
+    task.cancel()

@@ -20,7 +20,7 @@ async def test_health_ready_metrics(site: Site) -> None:
     site.ready["ready"] = False
     async with site.http.get(f"{site.base}/readyz") as r:
         assert r.status == 503 and (await r.json())["ready"] is False
-    async with site.http.get(f"{site.base}/metrics") as r:
+    async with site.http.get(f"{site.base}/metrics", headers=site.auth("agent")) as r:
         assert r.status == 200 and r.content_type == "text/plain"
         assert "python_info" in await r.text()
 
