@@ -340,7 +340,7 @@ SPECS: dict[str, ArgModel] = {
     ),
     "expr": model("", "help version"),
     "factor": model("", "help version"),
-    "seq": model("f:s:w", "equal-width format= help separator= version"),
+    "seq": model("f:s:w", "equal-width format= help separator= version", numeric=True),
     "sleep": model("", "help version"),
     "yes": model("", "help version"),
     "tput": model("S:T:Vx", ""),
@@ -428,6 +428,7 @@ SPECS: dict[str, ArgModel] = {
             "best decompress fast force help keep license list name no-name quiet "
             "recursive rsyncable stdout suffix= synchronous test verbose version"
         ),
+        numeric=True,
     ),
     "gunzip": model(
         "NS:cfklnqrtv",
@@ -435,6 +436,7 @@ SPECS: dict[str, ArgModel] = {
             "force help keep list name no-name quiet recursive stdout suffix= "
             "synchronous test verbose version"
         ),
+        numeric=True,
     ),
     "bzip2": model(
         "19LVcdfhkqstvz",
@@ -442,6 +444,7 @@ SPECS: dict[str, ArgModel] = {
             "best compress decompress fast force help keep license quiet small stdout "
             "test verbose version"
         ),
+        numeric=True,
     ),
     "bunzip2": model(
         "19LVcdfhkqstvz",
@@ -449,6 +452,7 @@ SPECS: dict[str, ArgModel] = {
             "best compress decompress fast force help keep license quiet small stdout "
             "test verbose version"
         ),
+        numeric=True,
     ),
     "xz": model(
         "09HT:Vcdefhklqtvz",
@@ -456,6 +460,7 @@ SPECS: dict[str, ArgModel] = {
             "compress decompress extreme force help keep list long-help quiet stdout "
             "test threads= verbose version"
         ),
+        numeric=True,
     ),
     "unxz": model(
         "09HT:Vcdefhklqtvz",
@@ -463,6 +468,7 @@ SPECS: dict[str, ArgModel] = {
             "compress decompress extreme force help keep list long-help quiet stdout "
             "test threads= verbose version"
         ),
+        numeric=True,
     ),
     "zstd": model(
         "D:HSVcdfhklo:qrv",
@@ -476,6 +482,7 @@ SPECS: dict[str, ArgModel] = {
         ),
         output="-o --output-dir-flat --output-dir-mirror",
         input="--filelist",
+        numeric=True,
     ),
     "unzstd": model(
         "D:HSVcdfhklo:qrv",
@@ -489,8 +496,13 @@ SPECS: dict[str, ArgModel] = {
         ),
         output="-o --output-dir-flat --output-dir-mirror",
         input="--filelist",
+        numeric=True,
     ),
-    "lz4": model("19B:DVcdfklmqrtvz", "best content-size fast:: favor-dec list= no-frame-crc rm"),
+    "lz4": model(
+        "19B:DVcdfklmqrtvz",
+        "best content-size fast:: favor-dec list= no-frame-crc rm",
+        numeric=True,
+    ),
     "logger": model(
         "P:S:TVdef:hin:p:st:u:",
         (

@@ -264,6 +264,16 @@ def getent(prog: str, parsed: Parsed, acc: Acc, ctx: Ctx) -> None:
         acc.add(C.UNKNOWN, f"{prog} with a computed database")
 
 
+def date(prog: str, parsed: Parsed, acc: Acc, ctx: Ctx) -> None:
+    """``date -s``/``--set`` or an ``MMDDhhmm[[CC]YY]`` operand sets the clock."""
+    if parsed.has("-s", "--set") or any(
+        (w.lit or "").isdigit() and len(w.lit or "") >= 8 for w in parsed.operands
+    ):
+        acc.add(C.ADMIN, "date sets the clock")
+    else:
+        acc.add(C.READ, "date prints the time")
+
+
 def mkdir(prog: str, parsed: Parsed, acc: Acc, ctx: Ctx) -> None:
     acc.add(C.WRITE, f"{prog} creates directories")
     for v in parsed.values("-m", "--mode"):
@@ -418,6 +428,7 @@ _MODES: dict[str, Handler] = {
     "mv": modelled(SPECS["mv"], copy),
     "ln": modelled(SPECS["ln"], copy),
     "mkdir": modelled(SPECS["mkdir"], mkdir),
+    "date": modelled(SPECS["date"], date),
     "dc": _with(_dash_e, SPECS["dc"], dc),
     "ssh-keygen": modelled(SSH_KEYGEN, ssh_keygen),
     "sed": sedawk.sed,
@@ -455,7 +466,7 @@ _NOT_OPTIONS = frozenset(
 #: names, so their many (BSD and GNU) spellings are let through unparsed.
 _HARMLESS_OPTIONS = frozenset("ps lsof which pidof top htop atop btop getcap lsattr vmstat".split())
 #: Existing argument-aware handlers the models run before.
-_WRAPPED = ("touch", "date", "dmesg", "journalctl", "umask")
+_WRAPPED = ("touch", "dmesg", "journalctl", "umask")
 
 
 def _build() -> dict[str, Handler]:
