@@ -284,21 +284,6 @@ def editor(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
         acc.add(C.CODE, f"{prog} runs editor commands from its command line")
 
 
-def mv(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
-    # mv is write; replacing an existing file cannot be seen statically (policy may add
-    # a rule on objects). Moving onto a device or sensitive path is caught by scan_paths.
-    acc.add(C.WRITE, f"{prog} moves files")
-
-
-def date(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
-    if has_flag(args, "-s", "--set") or any(
-        (w.lit or "").isdigit() and len(w.lit or "") >= 8 for w in args
-    ):
-        acc.add(C.ADMIN, "date sets the clock")
-    else:
-        acc.add(C.READ, "date prints the time")
-
-
 def hostname(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     pos = positionals(args)
     if pos or has_flag(args, "-F", "--file", "-b", "--boot"):
@@ -394,9 +379,7 @@ HANDLERS: dict[str, Handler] = {
     "alias": alias,
     "trap": trap,
     "touch": touch,
-    "mv": mv,
     **dict.fromkeys(("vi", "vim", "nvim", "view", "vimdiff", "ex", "emacs", "nano"), editor),
-    "date": date,
     "hostname": hostname,
     **dict.fromkeys(
         "mount ifconfig sysctl crontab dmesg journalctl swapon umask at ip".split(), no_args_read
