@@ -111,6 +111,20 @@ ADMIN_WRITE: tuple[str, ...] = (
     "*.git/hooks/*",
     "*.git/config",
     "*.ssh/config",
+    # Configuration a program reads as commands (writing it is code for its next run).
+    "*.lessfilter",
+    "*.lesskey",
+    "*.config/lesskey",
+    "*toprc",
+    "*.wgetrc",
+    "*.curlrc",
+    "*.psqlrc",
+    "*.vimrc",
+    "*.exrc",
+    "*.gdbinit",
+    "*.mailcap",
+    "*.kube/config",
+    "*.npmrc",
 )
 
 #: Writing, truncating or removing these erases the session's traces: tamper.

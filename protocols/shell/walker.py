@@ -10,7 +10,7 @@ from tree_sitter import Language, Node, Parser
 
 from protocols.classification import Category
 
-from . import assign, globs, handlers, paths, programs, reach, wrappers
+from . import assign, globs, handlers, paths, programs, reach, toolargs, wrappers
 from .assign import arith_assignments, check_variable
 from .core import MAX_DEPTH, Acc, Ctx
 from .state import Feed, Pin, top_level
@@ -535,7 +535,7 @@ def run_argv(argv: list[Word], acc: Acc, ctx: Ctx) -> None:
         wrappers.interpreter(prog, args, acc, ctx)
     else:
         acc.add(C.UNKNOWN, f"{prog} is not a known program")
-    handlers.scan_paths(prog, args, acc)
+    handlers.scan_paths(prog, args, acc, guess_outputs=prog not in toolargs.HANDLERS)
     reach.scan(prog, args, acc)
 
 
@@ -552,7 +552,17 @@ _SUBSCRIPT_EVALUATORS = frozenset(
     {"printf", "read", "test", "[", "let", "mapfile", "readarray", "wait", "unset", "getopts"}
 )
 
-_ALL_HANDLERS = {**wrappers.HANDLERS, **handlers.HANDLERS, **assign.HANDLERS}
+_ALL_HANDLERS = {**wrappers.HANDLERS, **handlers.HANDLERS, **toolargs.HANDLERS, **assign.HANDLERS}
+
+
+def is_known(prog: str) -> bool:
+    """Does the classifier know ``prog`` (a table entry or a handler), or call it unknown?"""
+    return (
+        prog in programs.PROGRAMS
+        or prog in _ALL_HANDLERS
+        or prog.startswith("mkfs.")
+        or re.fullmatch(r"(python|pypy|perl|ruby|php|node|lua)[0-9.]*", prog) is not None
+    )
 
 
 def handler_for(prog: str) -> object | None:

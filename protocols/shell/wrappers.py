@@ -11,6 +11,7 @@ import re
 from protocols.classification import Category
 
 from . import programs, reach
+from .argmodel import may_be_option
 from .assign import check_variable
 from .core import Acc, Ctx, Handler, has_flag, positionals, split_options
 from .words import Word
@@ -313,6 +314,37 @@ def find(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
             acc.add(paths.write_categories(args[i].value), f"find {v} writes a file")
         elif (v is not None and not v.startswith("-") and i == 1) or (v and v.startswith("/")):
             acc.obj("path", v or "")
+        if v is None and may_be_option(args[i - 1]):
+            acc.add(C.UNKNOWN, "find: a computed word could be a primary (-exec, -delete)")
+        elif v in _FIND_VALUE and i < len(args):
+            i += 1  # its value, whatever it looks like
+        elif v is not None and v.startswith("-") and not _find_known(v):
+            acc.add(C.UNKNOWN, f"find: unknown primary {v}")
+
+
+#: GNU find primaries that take one value, and those that take none.
+_FIND_VALUE = frozenset(
+    """
+    -amin -anewer -atime -cmin -cnewer -ctime -fstype -gid -group -ilname -iname -inum
+    -ipath -iregex -iwholename -links -lname -mmin -mtime -name -newer -path -perm -regex
+    -samefile -size -type -uid -used -user -wholename -xtype -context -maxdepth -mindepth
+    -regextype -files0-from -printf -D -O
+    """.split()
+)
+_FIND_FLAGS = frozenset(
+    """
+    -empty -executable -false -nogroup -nouser -readable -true -writable -ls -print -print0
+    -prune -quit -d -depth -follow -help --help -ignore_readdir_race -mount
+    -noignore_readdir_race -noleaf -version --version -warn -nowarn -xdev -daystart -not -a
+    -and -o -or -H -L -P -delete -exec -execdir -ok -okdir -fls -fprint -fprint0 -fprintf
+    """.split()
+)
+
+
+def _find_known(v: str) -> bool:
+    return (
+        v in _FIND_VALUE or v in _FIND_FLAGS or re.fullmatch(r"-newer[amcBt][amcBt]", v) is not None
+    )
 
 
 def shell(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:

@@ -164,7 +164,7 @@ def test_unknown_state_makes_path_decisions_unknown(lines: tuple[str, ...]) -> N
         ("(cd /tmp && ls)", "cat README.md"),
         ("cd /srv/app; git status", "cat README.md"),
         ("cd \"$(mktemp -d)\" && echo hi > f && cat f",),
-        ("cd $(mktemp -d -t build.XXXXXX) && tar xzf ~/release.tgz && ls",),
+        ("cd $(mktemp -d -t build.XXXXXX) && tar xzf ~/release.tgz -C out && ls",),
         ("cat $(pwd)/README.md",),
         ("sudo systemctl restart nginx", "cd /srv/app && grep -rn TODO ."),
         ("f=app.log", "sudo ls", "tail $f"),
