@@ -79,7 +79,12 @@ def classify(action: Action, ctx: SessionContext) -> Classification:
         return action.classification
     if action.kind in (ActionKind.QUERY, ActionKind.PARSE):
         return SQL_CACHE.classify(action.text, ctx.lexing, ctx.prepared)
-    if action.kind in (ActionKind.EXEC, ActionKind.SHELL_LINE):
+    if action.kind is ActionKind.EXEC:
+        # An exec's stdin is the client's stream: programs reading commands from it are code.
+        from protocols.shell.stdin import classify_exec
+
+        return classify_exec(action.text)
+    if action.kind is ActionKind.SHELL_LINE:
         from protocols.shell import classify_shell
 
         return classify_shell(action.text)

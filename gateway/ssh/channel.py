@@ -33,6 +33,40 @@ EXIT_REFUSED = 126
 EXIT_GATEWAY = 255
 
 
+class StdinTap:
+    """Exec stdin on its way to the transcript, cut at line ends.
+
+    The redactor works on one event's text, so a secret split across two SSH packets
+    would escape it: complete lines are recorded as they arrive, a partial line waits for
+    its end, and an open PEM private-key block waits for its END line (each bounded by
+    HOLD bytes, past which the redactor masks an unterminated block to its end).
+    """
+
+    HOLD = 64 * 1024
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> bytes:
+        """Take bytes from the client; return what may be recorded now."""
+        buf = self._buf
+        buf += data
+        cut = buf.rfind(b"\n") + 1
+        begin = buf.rfind(b"-----BEGIN", 0, cut)
+        if begin >= 0 and buf.find(b"-----END", begin) < 0:
+            cut = begin
+        if len(buf) - cut > self.HOLD:
+            cut = len(buf)
+        ready = bytes(buf[:cut])
+        del buf[:cut]
+        return ready
+
+    def rest(self) -> bytes:
+        """Whatever is still held (at EOF or when the channel ends)."""
+        rest, self._buf = bytes(self._buf), bytearray()
+        return rest
+
+
 class _UpstreamSession(asyncssh.SSHClientSession[bytes]):
     """Upstream side: hands everything to the client-facing channel."""
 
@@ -74,6 +108,7 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
         self._closed = False
         self.shell: ShellGate | None = None
         self.checked_lines = True  # False once a whole interactive session was approved
+        self._stdin = StdinTap()
         self.number = conn.channels
         conn.channels += 1
 
@@ -229,7 +264,14 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
         if self.shell is not None:
             self.shell.client_input(data)
         elif self.up is not None:
+            self._record_stdin(self._stdin.feed(data))  # recorded before it is forwarded
             self.up.write(data)
+
+    def _record_stdin(self, data: bytes) -> None:
+        """Exec stdin goes into the transcript (bounded and redacted by the writer)."""
+        recorder = self.conn.recorder
+        if data and recorder is not None and not getattr(recorder, "closed", False):
+            self.conn.record("output", "stdin", data, channel=self.number)
 
     def send_upstream(self, data: bytes) -> None:
         if self.up is not None and data:
@@ -239,6 +281,7 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
         if self._inner is not None:
             return bool(self._inner.eof_received())
         self._client_eof = True
+        self._record_stdin(self._stdin.rest())
         if self.up is not None and "starting" not in self._pauses:
             self.up.write_eof()
         return True
@@ -274,6 +317,7 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
             self.up.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._record_stdin(self._stdin.rest())
         self._closed = True
         if self._inner is not None:
             self._inner.connection_lost(exc)

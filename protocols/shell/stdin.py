@@ -1,0 +1,246 @@
+"""Programs that read commands, code or archives from stdin (data, then one hook).
+
+Over SSH exec (no terminal) the client's stdin is a stream the gateway forwards but never
+parses, and whatever the command line pipes or redirects into a program is a file or
+output on the target. A program that takes its *commands* from stdin (``ed -s /dev/null``
+fed ``!touch x``, ``patch`` fed a diff that names the files it writes, ``tar x`` fed an
+archive that overwrites ``~/.ssh``) runs what the gateway never classified. Such a
+command is ``code`` (reviewed by the default policy) whatever else its arguments say,
+unless its stdin is a literal here-document or here-string that the classifier itself
+parses (shells, ``psql``, ``crontab``).
+
+The table below is the model: a program name, and a predicate on its arguments that says
+whether it reads its commands from stdin. A predicate answers True when unsure (fail
+closed). :func:`run_with_stdin` wraps the classifier's per-command hook, so wrappers
+(``env``, ``nice``, ``sudo``, ``busybox``, ``bash -c``) are unwrapped before the table
+is consulted.
+
+Only exec commands use it (:func:`classify_exec`). On an interactive shell line the
+inherited stdin is the terminal, whose submitted lines the gateway checks itself
+(``gateway.ssh.shell``); ``vim notes.txt`` typed at a prompt stays ``write``. The
+walker does not tell an inherited stdin from a pipe, so a shell line's
+``ed x < cmds`` is not flagged by this model (a known limit, see README).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Mapping
+
+from protocols.classification import Category, Classification
+
+from .core import Acc, Ctx, positionals, split_options
+from .walker import parse_into, run_argv
+from .words import Word
+
+#: Names a program may be given for "read stdin" (``-`` is the usual convention).
+STDIN_NAMES = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
+
+Reads = Callable[[list[Word]], bool]
+
+
+def _names(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+def _always(args: list[Word]) -> bool:
+    """Reads commands from stdin whatever its arguments (``ed FILE``, ``vim`` off a tty)."""
+    return True
+
+
+def _reads(
+    takes_value: frozenset[str] = frozenset(),
+    code_opts: frozenset[str] = frozenset(),
+    *,
+    stdin_flags: frozenset[str] = frozenset(),
+    other_flags: frozenset[str] = frozenset(),
+    max_files: int = 0,
+) -> Reads:
+    """A predicate for the usual command-line shape.
+
+    Reads stdin unless an option in ``code_opts`` gives the code (``-c CMD``, ``-f FILE``
+    not naming stdin), a flag in ``other_flags`` makes it do something else (``crontab
+    -l``), or more than ``max_files`` positionals name scripts/files; a flag in
+    ``stdin_flags`` (``bash -s``, ``python -i``) or a positional ``-`` always reads it.
+    A computed argument may be anything: it reads.
+    """
+
+    def reads(args: list[Word]) -> bool:
+        if any(w.lit is None for w in args):
+            return True
+        opts, _ = split_options(args, takes_value | code_opts)
+        names = {n for n, _ in opts}
+        if names & stdin_flags:
+            return True
+        if names & other_flags:
+            return False
+        if any(n in code_opts and v not in STDIN_NAMES for n, v in opts):
+            return False
+        pos = positionals(args, takes_value | code_opts)
+        if any(w.lit in STDIN_NAMES for w in pos):
+            return True
+        return len(pos) <= max_files
+
+    return reads
+
+
+def _stdin_operand(*options: str, positional: bool = False) -> Reads:
+    """Reads stdin when one of ``options`` names it (``-f -``, ``--file=/dev/stdin``), or,
+    with ``positional``, when an operand does (``. /dev/stdin``)."""
+    names = frozenset(options)
+
+    def reads(args: list[Word]) -> bool:
+        for i, w in enumerate(args):
+            v = w.lit
+            if v is None:
+                return True
+            if positional and v in STDIN_NAMES:
+                return True
+            name, eq, val = v.partition("=")
+            if name in names and eq and val in STDIN_NAMES:
+                return True
+            if v in names and i + 1 < len(args) and args[i + 1].lit in STDIN_NAMES:
+                return True
+            if len(v) > 2 and v[:2] in names and v[2:] in STDIN_NAMES:  # -f-
+                return True
+        return False
+
+    return reads
+
+
+def _patch(args: list[Word]) -> bool:
+    """``patch [ORIGINAL [PATCHFILE]]``: the diff comes from stdin unless ``-i`` or a
+    second positional names it."""
+    if any(w.lit is None for w in args):
+        return True
+    takes = _names("-i --input -o --output -d --directory -p -F -B -D -r -V -Y -z")
+    opts, _ = split_options(args, takes)
+    given = [v for n, v in opts if n in ("-i", "--input")]
+    if given:
+        return any(v in STDIN_NAMES for v in given)
+    pos = positionals(args, takes)
+    return len(pos) < 2 or pos[1].lit in STDIN_NAMES
+
+
+def _tar(args: list[Word]) -> bool:
+    """Extracting (``x``, ``-x``, ``--extract``, ``--get``) with no archive named, or the
+    archive named ``-``: the archive decides which files are written. ``-T -`` (the list
+    of members to archive, so which files are read) is unseen too."""
+    if _stdin_operand("-T", "--files-from", "-X", "--exclude-from", "-f", "--file")(args):
+        return True  # (a computed word is caught here as well)
+    words = [w.lit or "" for w in args]
+    first = words[0] if words else ""
+    letters = first if first and not first.startswith("-") else ""
+    letters += "".join(v[1:] for v in words if v.startswith("-") and not v.startswith("--"))
+    if "x" not in letters and not {"--extract", "--get"} & set(words):
+        return False
+    named = "f" in letters or any(v.startswith("--file") for v in words)
+    return not named or any(v in STDIN_NAMES or v.endswith("f-") for v in words)
+
+
+def _git(args: list[Word]) -> bool:
+    """``git apply`` / ``git am`` with no patch file read the patch from stdin."""
+    pos = positionals(args)
+    if not pos or pos[0].lit not in ("apply", "am"):
+        return any(w.lit is None for w in pos[:1])
+    rest = positionals(args[args.index(pos[0]) + 1 :])
+    return not rest or any(w.lit is None or w.lit in STDIN_NAMES for w in rest)
+
+
+_SHELL_VALUES = _names("-o -O +O +o --rcfile --init-file")
+_INTERPRETER_VALUES = _names("-W -X -I -M -r -x -C -l")
+_INTERPRETER_CODE = _names("-c -e -E --eval -m -p --print -Command")
+_DB_VALUES = _names(
+    """-h --host -p --port -U --username -u --user -d --dbname -D --database -P --pset
+    -v --set --variable -S --socket -o --output -T -n"""
+)
+_DB_CODE = _names("-c --command -f --file -e --execute -cmd")
+_SHELL = _reads(_SHELL_VALUES, frozenset({"-c", "--command"}), stdin_flags=frozenset({"-s", "-i"}))
+_SHELLS = _names("sh bash dash zsh ksh mksh ash yash posh rbash fish tcsh csh busybox-sh")
+_INTERPRETERS = _names(
+    """python python2 python3 pypy pypy3 perl ruby node nodejs php lua luajit tclsh wish
+    guile R Rscript julia irb jshell deno bun pwsh expect"""
+)
+_DB_CLIENTS = _names("psql mysql mariadb redis-cli mongo mongosh clickhouse-client cqlsh sqlcmd")
+_EDITORS = _names("ed red ex vi vim nvim view vimdiff rvim elvis nex")
+
+#: Program -> "reads its commands from stdin for these arguments". Shells and
+#: interpreters are here too (their handlers already say ``code``; listing them keeps the
+#: model complete when a handler changes).
+STDIN_PROGRAMS: Mapping[str, Reads] = {
+    **dict.fromkeys(_EDITORS, _always),
+    **dict.fromkeys(_SHELLS, _SHELL),
+    **dict.fromkeys(
+        _INTERPRETERS,
+        _reads(_INTERPRETER_VALUES, _INTERPRETER_CODE, stdin_flags=frozenset({"-i"})),
+    ),
+    # a database name is no script: only -c/-f say where the statements come from
+    **dict.fromkeys(_DB_CLIENTS, _reads(_DB_VALUES, _DB_CODE, max_files=1_000)),
+    **dict.fromkeys(("sqlite3", "duckdb"), _reads(_DB_VALUES, _DB_CODE, max_files=1)),
+    **dict.fromkeys(("bc", "gdb", "lldb", "cpio", "at", "batch"), _always),
+    "dc": _reads(code_opts=frozenset({"-e", "--expression", "-f", "--file"})),
+    "m4": _reads(_names("-D -U -I -o -d -l -F -R")),
+    "patch": _patch,
+    "tar": _tar,
+    "bsdtar": _tar,
+    "gtar": _tar,
+    "crontab": _reads(frozenset({"-u"}), other_flags=frozenset({"-l", "-r", "-e"})),
+    "openssl": lambda args: not args,  # the interactive ``OpenSSL>`` command prompt
+    "git": _git,
+    "make": _stdin_operand("-f", "--file", "--makefile"),
+    "awk": _stdin_operand("-f", "--file"),
+    "gawk": _stdin_operand("-f", "--file"),
+    "mawk": _stdin_operand("-f", "--file"),
+    "sed": _stdin_operand("-f", "--file"),
+    "source": _stdin_operand(positional=True),
+    ".": _stdin_operand(positional=True),
+}
+
+#: Programs whose *literal* stdin (here-document, here-string) the classifier parses
+#: itself; for every other program even a literal stdin holds commands nobody classified.
+PARSES_LITERAL_STDIN = _names(
+    "sh bash dash zsh ksh mksh ash yash posh rbash busybox-sh psql mysql mariadb crontab"
+)
+
+
+def stdin_is_code(argv: list[Word], literal_stdin: bool) -> str | None:
+    """Why ``argv`` runs commands from stdin the gateway did not classify, or None."""
+    if not argv or argv[0].lit is None:
+        return None  # a computed command name is already unknown + code
+    prog = posixpath.basename(argv[0].lit)
+    reads = STDIN_PROGRAMS.get(prog)
+    if reads is None:
+        return None
+    if literal_stdin and prog in PARSES_LITERAL_STDIN:
+        return None
+    try:
+        if not reads(argv[1:]):
+            return None
+    except Exception:  # a predicate bug must not let the command pass as benign
+        return f"{prog}: could not tell whether it reads commands from stdin"
+    return f"{prog} reads commands from stdin, which the gateway does not classify"
+
+
+def run_with_stdin(argv: list[Word], acc: Acc, ctx: Ctx) -> None:
+    """The classifier's per-command hook plus the stdin model (see module docstring)."""
+    run_argv(argv, acc, ctx)
+    why = stdin_is_code(argv, ctx.stdin is not None)
+    if why is not None:
+        acc.add(Category.CODE, why)
+
+
+def classify_exec(command_line: str) -> Classification:
+    """Classify an SSH exec command: :func:`protocols.shell.classify_shell` plus the
+    stdin model. Never raises (an internal error is ``unknown``)."""
+    from protocols.shell import MAX_LENGTH
+
+    try:
+        if len(command_line) > MAX_LENGTH:
+            return Classification.unknown("command line too long to classify")
+        if "\x00" in command_line:
+            return Classification.unknown("NUL byte in command line")
+        acc = Acc()
+        parse_into(command_line, acc, Ctx(0, None, set(), parse_into, run_with_stdin))
+        return acc.result()
+    except Exception as exc:  # fail closed on any bug, as classify_shell does
+        return Classification.unknown(f"shell classifier error: {type(exc).__name__}: {exc}")
