@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from protocols.terminal import LineTracker, Submitted
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocols.terminal import LineKind, LineTracker, Submitted
 
 
 def typed(t: LineTracker, keys: bytes, echo: bytes | None = None) -> tuple[bytes, bool, bytes]:
@@ -85,23 +89,197 @@ def test_ctrl_c_starts_a_new_line() -> None:
     assert t.line().text == "ls"
 
 
-def test_password_prompt_turns_echo_off_and_enter_is_not_a_command() -> None:
+def test_password_prompt_input_is_hidden_but_still_held_for_a_decision() -> None:
     t = LineTracker()
     t.feed_output(b"[sudo] password for alice: ")
     assert not t.echo
-    assert t.feed_input(b"hunter2\r") == (b"hunter2\r", False, b"")
+    assert t.feed_input(b"hunter2\r") == (b"hunter2", True, b"")
+    line = t.line()
+    assert (line.kind, line.text) == (LineKind.HIDDEN, "")
+    t.submitted()
     t.feed_output(b"\r\n$ ")
     assert t.echo
 
 
-def test_alternate_screen_keys_are_not_commands() -> None:
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        b"Enter passphrase for key '/home/a/.ssh/id_ed25519': ",
+        b"Enter PIN for 'PIV Card': ",
+        b"OTP: ",
+        b"Token: ",
+        b"Passcode: ",
+        b"Verification code: ",
+        b"Password (again): ",
+        b"Enter MFA code: ",
+    ],
+)
+def test_every_secret_prompt_hides_what_is_typed(prompt: bytes) -> None:
     t = LineTracker()
-    t.feed_output(b"$ vim x\r\n\x1b[?1049h")
+    t.feed_output(prompt)
+    assert not t.echo
+    t.feed_input(b"s3cret\r")
+    assert t.line().kind is LineKind.HIDDEN
+
+
+def test_a_fake_password_prompt_does_not_make_a_command_pass() -> None:
+    """PS1='Password: ' echoes what is typed: the line is still decided, never passed."""
+    t = LineTracker()
+    t.feed_output(b"Password: ")
+    forward, entered, _ = typed(t, b"rm -rf x\r")
+    assert entered and forward == b"rm -rf x"
+    assert t.line().kind is not LineKind.COMMAND or t.line().text == "rm -rf x"
+
+
+def test_echo_off_input_at_any_prompt_is_hidden_not_passed() -> None:
+    """`stty -echo` at a plain prompt: the screen shows nothing, the keys were typed."""
+    t = LineTracker()
+    t.feed_output(b"$ ")
+    assert t.feed_input(b"rm -rf x\r") == (b"rm -rf x", True, b"")
+    assert t.line().kind is LineKind.HIDDEN
+    t.submitted()
+    t.feed_input(b"\x1b[A\r")  # history recall, drawn nowhere
+    assert t.line().kind is LineKind.HIDDEN
+
+
+def test_typed_then_erased_is_an_empty_line() -> None:
+    t = LineTracker()
+    t.feed_output(b"$ ")
+    typed(t, b"ls", echo=b"ls\x08 \x08\x08 \x08")
+    t.feed_input(b"\x7f\x7f")
+    t.feed_input(b"\r")
+    assert t.line() == Submitted("", b"\r")
+
+
+def test_alternate_screen_input_is_held_and_not_read_as_a_command() -> None:
+    t = LineTracker()
+    t.feed_output(b"$ ")
+    typed(t, b"tput smcup\r")
+    t.submitted()
+    t.feed_output(b"\r\n\x1b[?1049h")
     assert t.alternate
-    assert t.feed_input(b":q!\r") == (b":q!\r", False, b"")
+    assert t.feed_input(b"rm -rf x\r") == (b"rm -rf x", True, b"")
+    line = t.line()
+    assert line.kind is LineKind.ALTERNATE and line.keys == b"rm -rf x\r"
+    t.submitted()
+    assert t.feed_input(b":q!\x1b") == (b":q!\x1b", False, b"")  # Escape passes in vim
     t.feed_output(b"\x1b[?1049l$ ")
     assert not t.alternate
-    assert t.feed_input(b"ls\r")[1]
+    t.feed_input(b"\r")
+    assert t.line() == Submitted("", b"\r")  # the program's keys were not the shell's
+    t.submitted()
+    assert typed(t, b"ls\r")[1] and t.line() == Submitted("ls", b"\r")
+
+
+def test_keys_typed_ahead_of_a_full_screen_exit_are_read_off_the_screen() -> None:
+    """`ZQrm -rf x` in one chunk: vim quits, bash gets the rest; the Enter reads it."""
+    t = LineTracker()
+    t.feed_output(b"$ ")
+    typed(t, b"vim\r")
+    t.submitted()
+    t.feed_output(b"\r\n\x1b[?1049h")
+    assert t.feed_input(b"ZQrm -rf x") == (b"ZQrm -rf x", False, b"")
+    t.feed_output(b"\x1b[?1049l$ rm -rf x")
+    t.feed_input(b"\r")
+    assert t.line() == Submitted("rm -rf x", b"\r")
+
+
+@pytest.mark.parametrize("key", [b"\r", b"\n", b"\x0f"])
+def test_every_submitting_key_is_held(key: bytes) -> None:
+    t = LineTracker()
+    t.feed_output(b"$ ")
+    assert typed(t, b"rm -rf x" + key + b"ls") == (b"rm -rf x", True, b"ls")
+    assert t.line() == Submitted("rm -rf x", key)
+
+
+def test_after_ctrl_o_the_prefilled_line_is_read_off_the_screen() -> None:
+    t = LineTracker()
+    t.feed_output(b"$ ")
+    typed(t, b"true\x0f")
+    t.submitted()
+    t.feed_output(b"\r\n$ rm -rf x")  # operate-and-get-next recalled the next line
+    t.feed_input(b"\r")
+    assert t.line() == Submitted("rm -rf x", b"\r")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [b"\x1b#", b"\x1ba", b"\x1b\r", b"\x1bv", b"\x18\x05", b"\x16\n", b"\x1bj", b"\x1e",
+     "\u00a3".encode()],
+)  # fmt: skip
+def test_keys_of_unknown_effect_are_held_and_uncertain(key: bytes) -> None:
+    t = LineTracker()
+    t.feed_output(b"$ ")
+    forward, entered, rest = typed(t, b"#rm -rf x" + key + b"ls")
+    assert (forward, entered, rest) == (b"#rm -rf x", True, b"ls")
+    line = t.line()
+    assert line.kind is LineKind.UNCERTAIN and line.enter == key
+    t.submitted()  # allowed by a reviewer: the line goes on, and stays uncertain
+    typed(t, rest)
+    t.feed_input(b"\r")
+    assert t.line().kind is LineKind.UNCERTAIN
+    t.submitted()
+    t.feed_input(b"\x03")  # a fresh line after Ctrl-C is certain again
+    t.feed_output(b"^C\r\n$ ")
+    typed(t, b"ls")
+    t.feed_input(b"\r")
+    assert t.line().kind is LineKind.COMMAND
+
+
+def test_a_bare_escape_is_held() -> None:
+    """vi mode: Escape enters command mode, where `v` edits and runs, `#` comments and runs."""
+    t = LineTracker()
+    t.feed_output(b"$ ")
+    typed(t, b"ls")
+    assert t.feed_input(b"\x1b") == (b"", True, b"")
+    assert t.line().kind is LineKind.UNCERTAIN
+
+
+def test_known_editing_keys_pass_without_a_decision() -> None:
+    t = LineTracker()
+    t.feed_output(b"$ ")
+    keys = b"\x1b[D\x1b[C\x1bOH\x1bb\x1bf\x01\x05\x0b\x15\x17\x19\t\x7f\x0c\x12"
+    assert t.feed_input(keys) == (keys, False, b"")
+
+
+def test_a_screen_that_does_not_show_what_was_typed_is_uncertain() -> None:
+    t = LineTracker()
+    t.feed_output(b"$ ")
+    typed(t, b"ls", echo=b"echo harmless")
+    t.feed_input(b"\r")
+    assert t.line().kind is LineKind.UNCERTAIN
+
+
+def test_reverse_search_submits_the_line_it_found() -> None:
+    t = LineTracker()
+    t.feed_output(b"$ ")
+    t.feed_input(b"\x12rm")
+    t.feed_output(b"\r(reverse-i-search)`rm': rm -rf /tmp/x\x1b[K")
+    t.feed_input(b"\r")
+    assert t.line() == Submitted("rm -rf /tmp/x", b"\r")
+
+
+def test_vim_output_does_not_raise() -> None:
+    """pyte 0.8 raised TypeError on vim's ``CSI ? 4 m``, which ended the session."""
+    t = LineTracker()
+    t.feed_output(b"\x1b[?1049h\x1b[>4;2m\x1b[?4m\x1b[>4;m\x1b[?1;2r\x1b[?5P")
+    assert t.alternate
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.binary(max_size=64)), max_size=12))
+def test_arbitrary_traffic_never_raises(traffic: list[tuple[bool, bytes]]) -> None:
+    t = LineTracker(20, 5)
+    for is_output, data in traffic:
+        if is_output:
+            t.feed_output(data)
+        else:
+            rest = data
+            while rest:
+                _, entered, rest = t.feed_input(rest)
+                if entered:
+                    assert isinstance(t.line(), Submitted)
+                    t.submitted()
 
 
 def test_resize_keeps_tracking() -> None:
