@@ -36,6 +36,7 @@ from enum import StrEnum
 from typing import Any
 
 import pyte
+from wcwidth import wcwidth
 
 PASTE_START = b"\x1b[200~"
 PASTE_END = b"\x1b[201~"
@@ -91,7 +92,26 @@ class Submitted:
 
 class _Screen(pyte.Screen):
     """A pyte screen that ignores private (``CSI ? ... X``) forms of sequences it only
-    implements in their public form (vim sends ``CSI ? 4 m``; pyte raised TypeError)."""
+    implements in their public form (vim sends ``CSI ? 4 m``; pyte raised TypeError), and
+    renders rows without pyte's ``display``, which raises on an empty cell (a combining
+    mark drawn at column 0, found by fuzzing)."""
+
+    @property
+    def display(self) -> list[str]:
+        rows = []
+        for y in range(self.lines):
+            line = self.buffer[y]
+            cells: list[str] = []
+            wide = False
+            for x in range(self.columns):
+                if wide:
+                    wide = False
+                    continue
+                data = line[x].data
+                wide = bool(data) and wcwidth(data[0]) == 2
+                cells.append(data)
+            rows.append("".join(cells))
+        return rows
 
 
 def _ignore_private(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -209,9 +229,12 @@ class LineTracker:
             return False
         return not SECRET_PROMPT.search(self._left_of_cursor())
 
+    def _cursor_row(self) -> int:
+        """The cursor's row, clamped (pyte may leave it past the last row after resize)."""
+        return max(0, min(self.screen.cursor.y, self.screen.lines - 1))
+
     def _left_of_cursor(self) -> str:
-        cur = self.screen.cursor
-        return self.screen.display[cur.y][: cur.x]
+        return self.screen.display[self._cursor_row()][: self.screen.cursor.x]
 
     # -- input ----------------------------------------------------------------------------
     def feed_input(self, data: bytes) -> tuple[bytes, bool, bytes]:
@@ -298,7 +321,7 @@ class LineTracker:
     def _screen_text(self) -> str:
         """The logical line under the cursor (wrapped rows joined), prompt stripped."""
         display = self.screen.display
-        y = self.screen.cursor.y
+        y = self._cursor_row()
         cols = self.screen.columns
         top = y
         while top > 0 and len(display[top - 1].rstrip()) >= cols:

@@ -134,7 +134,11 @@ class ShellGate:
     def upstream_output(self, data: bytes) -> None:
         # Echo of a line typed at a secret prompt is not recorded either (invariant 5).
         hidden = self.check_lines and self.tracker.secret_line
-        self.tracker.feed_output(data)
+        try:
+            self.tracker.feed_output(data)
+        except Exception:  # never end the session over output; start a fresh screen
+            log.exception("terminal emulation failed; tracking restarts on a blank screen")
+            self.tracker = LineTracker(self.tracker.screen.columns, self.tracker.screen.lines)
         self._last_output = self._loop.time()
         self._output.set()
         if not hidden:
@@ -165,7 +169,13 @@ class ShellGate:
         Keys at a prompt are recorded with their line once it is decided, when the
         gateway knows whether they were echoed; keys in a full-screen program act at
         once (vim's ``dd``), so they are recorded as they pass."""
-        forward, entered, rest = self.tracker.feed_input(data)
+        try:
+            forward, entered, rest = self.tracker.feed_input(data)
+        except Exception:  # fail closed: these keys are not sent
+            log.exception("key tracking failed; input dropped")
+            self.tracker.discard_line()
+            self.channel.write_stderr("\r\nairlock: input dropped (internal error)")
+            return
         if forward:
             if self.tracker.alternate:
                 self._record_keys(forward, echo=True)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocols.terminal import LineKind, LineTracker, Submitted
+from protocols.terminal import PASTE_END, PASTE_START, LineKind, LineTracker, Submitted
 
 
 def typed(t: LineTracker, keys: bytes, echo: bytes | None = None) -> tuple[bytes, bool, bytes]:
@@ -266,13 +266,30 @@ def test_vim_output_does_not_raise() -> None:
     assert t.alternate
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.booleans(), st.binary(max_size=64)), max_size=12))
-def test_arbitrary_traffic_never_raises(traffic: list[tuple[bool, bytes]]) -> None:
-    t = LineTracker(20, 5)
-    for is_output, data in traffic:
-        if is_output:
+_PIECES = [b"\x1b", b"[", b"?", b">", b";", b"0", b"1", b"4", b"m", b"h", b"l", b"J", b"K",
+           b"H", b"r", b"P", b"\\", b"]", b"\x07", b"\x9b", b"a", b"\r", b"\n", b"\x08", b"\t",
+           "\u00e9".encode(), "\u5b57".encode(), "\u0301".encode(), b"\xff", b"(", b"#", b"%",
+           b"\x0f", b"\x16", b"\x03", b"\x7f", PASTE_START, PASTE_END, b"\x1b[?1049h", b"L",
+           b"@", b"d"]  # fmt: skip
+_CHUNK = st.one_of(
+    st.binary(max_size=32), st.lists(st.sampled_from(_PIECES), max_size=24).map(b"".join)
+)
+_STEP = st.tuples(st.sampled_from(["out", "in", "resize"]), _CHUNK, st.integers(1, 30))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 6), st.lists(_STEP, max_size=12))
+def test_arbitrary_traffic_never_raises(
+    cols: int, rows: int, steps: list[tuple[str, bytes, int]]
+) -> None:
+    """Fuzzed: pyte's own display raised IndexError on an empty cell (a combining mark at
+    column 0) and after a resize left the cursor below the last row."""
+    t = LineTracker(cols, rows)
+    for what, data, n in steps:
+        if what == "out":
             t.feed_output(data)
+        elif what == "resize":
+            t.resize(n, max(n // 5, 1))
         else:
             rest = data
             while rest:
