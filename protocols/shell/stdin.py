@@ -103,6 +103,8 @@ def _stdin_operand(*options: str, positional: bool = False) -> Reads:
                 return True
             if len(v) > 2 and v[:2] in names and v[2:] in STDIN_NAMES:  # -f-
                 return True
+            if "-si" in names and v.startswith("-si"):  # 7z -si[NAME]: the flag is stdin
+                return True
         return False
 
     return reads
@@ -139,12 +141,30 @@ def _tar(args: list[Word]) -> bool:
 
 
 def _git(args: list[Word]) -> bool:
-    """``git apply`` / ``git am`` with no patch file read the patch from stdin."""
+    """``git apply``/``am`` with no patch file read the patch from stdin; ``fast-import``
+    reads a stream of commits, ``update-ref --stdin`` ref updates, ``update-index
+    --stdin``/``--index-info`` index entries."""
     pos = positionals(args)
-    if not pos or pos[0].lit not in ("apply", "am"):
-        return any(w.lit is None for w in pos[:1])
-    rest = positionals(args[args.index(pos[0]) + 1 :])
-    return not rest or any(w.lit is None or w.lit in STDIN_NAMES for w in rest)
+    if not pos:
+        return False
+    sub = pos[0].lit
+    rest = args[args.index(pos[0]) + 1 :]
+    if sub is None or sub == "fast-import":
+        return True
+    if sub in ("apply", "am"):
+        files = positionals(rest)
+        return not files or any(w.lit is None or w.lit in STDIN_NAMES for w in files)
+    if sub in ("update-ref", "update-index"):
+        return any(w.lit in ("--stdin", "--index-info") for w in rest)
+    return False
+
+
+def _container_build(args: list[Word]) -> bool:
+    """``docker build -`` / ``-f -``: a Dockerfile from stdin, whose RUN lines run."""
+    pos = positionals(args, _names("-f --file -t --tag --build-arg --target --platform"))
+    if not pos or pos[0].lit not in ("build", "buildx", "image"):
+        return False
+    return _stdin_operand("-f", "--file", positional=True)(args[args.index(pos[0]) + 1 :])
 
 
 _SHELL_VALUES = _names("-o -O +O +o --rcfile --init-file")
@@ -187,6 +207,13 @@ STDIN_PROGRAMS: Mapping[str, Reads] = {
     "crontab": _reads(frozenset({"-u"}), other_flags=frozenset({"-l", "-r", "-e"})),
     "openssl": lambda args: not args,  # the interactive ``OpenSSL>`` command prompt
     "git": _git,
+    "docker": _container_build,
+    "podman": _container_build,
+    "buildah": _container_build,
+    "7z": _stdin_operand("-si"),
+    "7za": _stdin_operand("-si"),
+    "wget": _stdin_operand("-i", "--input-file"),  # the URL list (what is fetched where)
+    "curl": _stdin_operand("-K", "--config"),  # a config can name uploads and outputs
     "make": _stdin_operand("-f", "--file", "--makefile"),
     "awk": _stdin_operand("-f", "--file"),
     "gawk": _stdin_operand("-f", "--file"),
