@@ -18,12 +18,13 @@ Checking never switches off (invariant 9). Every key is one of:
   and the line is decided as ``unknown`` (it may run something no screen shows).
 
 What the submitted line *is* comes from the screen, cross-checked with a model of the keys
-typed: while only text and Backspace were typed, the editor's buffer is exactly those
-keys. A line typed while nothing is echoed (a password prompt, ``stty -echo``) is
-``hidden``: decided (as ``unknown``, never as a shell command) and recorded masked. In a
-full-screen program (alternate screen) CR/LF are held and decided as ``unknown`` with the
-keys typed since the last decision. A screen that shows something other than what was
-typed, or output the emulator could not parse, makes the line ``uncertain`` (``unknown``).
+typed: while the keys alone determine the editor's buffer (text, Backspace, cursor moves
+within the line, kill keys), the screen must show exactly that buffer. A line typed while
+nothing is echoed (a password prompt, ``stty -echo``) is ``hidden``: decided (as
+``unknown``, never as a shell command) and recorded masked. In a full-screen program
+(alternate screen) CR/LF are held and decided as ``unknown`` with the keys typed since
+the last decision. A screen that shows something other than what was typed, or output
+the emulator could not parse, makes the line ``uncertain`` (``unknown``).
 """
 
 from __future__ import annotations
@@ -61,7 +62,6 @@ _EDIT_KEYS |= frozenset(b"\x15\x17\x19\x1a\x1c\x1d\x1f\x7f")
 #: Meta (Escape + key) bindings that only move, edit or complete in emacs mode.
 _SAFE_META = frozenset(b"bfdBFDulcULCty.<>_pnrR?*/~$@!\\ \x7f\x08")
 _RESET_KEYS = frozenset(b"\x03")  # Ctrl-C discards the line
-_CLEAR_KEYS = frozenset(b"\x15")  # Ctrl-U kills it (at the end of the line)
 _MAX_KEYS = 4096
 
 
@@ -188,6 +188,56 @@ def _key_end(data: bytes, i: int, alternate: bool) -> tuple[int, str]:
     return i + 1, "text"
 
 
+class _LineModel:
+    """The line editor's buffer, as far as the keys alone determine it.
+
+    Text, Backspace, Delete, cursor moves within the line (arrows, Home/End, Ctrl-A/E/B/F)
+    and the kill keys (Ctrl-U/K/W/D) are modelled; anything else (history, completion,
+    yank, search, word moves) makes the model unknown and only the screen tells."""
+
+    __slots__ = ("buf", "pos")
+
+    _LEFT = frozenset({b"\x1b[D", b"\x1bOD", b"\x02"})
+    _RIGHT = frozenset({b"\x1b[C", b"\x1bOC", b"\x06"})
+    _HOME = frozenset({b"\x1b[H", b"\x1bOH", b"\x1b[1~", b"\x1b[7~", b"\x01"})
+    _END = frozenset({b"\x1b[F", b"\x1bOF", b"\x1b[4~", b"\x1b[8~", b"\x05"})
+    _NOTHING = frozenset({b"\x0c", b"\x07"})  # redraw, bell
+
+    def __init__(self, buf: str = "") -> None:
+        self.buf, self.pos = buf, len(buf)
+
+    def key(self, key: bytes, what: str) -> bool:
+        """Apply one key; False if its effect is not modelled."""
+        buf, pos = self.buf, self.pos
+        if what == "text":
+            text = key.decode("ascii", "replace")
+            self.buf, self.pos = buf[:pos] + text + buf[pos:], pos + len(text)
+        elif key in (b"\x7f", b"\x08"):
+            if pos:
+                self.buf, self.pos = buf[: pos - 1] + buf[pos:], pos - 1
+        elif key in (b"\x1b[3~", b"\x04"):
+            self.buf = buf[:pos] + buf[pos + 1 :]
+        elif key in self._LEFT:
+            self.pos = max(pos - 1, 0)
+        elif key in self._RIGHT:
+            self.pos = min(pos + 1, len(buf))
+        elif key in self._HOME:
+            self.pos = 0
+        elif key in self._END:
+            self.pos = len(buf)
+        elif key == b"\x15":  # Ctrl-U: kill to the start of the line
+            self.buf, self.pos = buf[pos:], 0
+        elif key == b"\x0b":  # Ctrl-K: kill to the end
+            self.buf = buf[:pos]
+        elif key == b"\x17":  # Ctrl-W: the whitespace-delimited word before the cursor
+            head = buf[:pos].rstrip(" ")
+            cut = head.rfind(" ") + 1
+            self.buf, self.pos = buf[:cut] + buf[pos:], cut
+        else:
+            return key in self._NOTHING
+        return True
+
+
 class LineTracker:
     """Follows one PTY session; the relay feeds both directions and asks for the line."""
 
@@ -199,7 +249,7 @@ class LineTracker:
         self._in_paste = False
         self._enter = b"\r"
         self._unsure_key = False
-        self._typed: bytearray | None = bytearray()  # the buffer, while only text was typed
+        self._typed: _LineModel | None = _LineModel()  # the buffer, while keys determine it
         self._keys = bytearray()  # raw keys since the last decision (bounded)
         self._any_key = False
         self._secret_prompt = False  # the line began at a secret prompt
@@ -273,7 +323,8 @@ class LineTracker:
             # The full-screen program has gone. Its keys were not this line's, but keys
             # typed ahead of its exit may be in the shell's buffer: read the screen, and
             # strip only the prompt seen before (the cursor may stand after type-ahead).
-            self._in_alternate, self._typed, self._any_key = False, None, False
+            self._in_alternate, self._any_key = False, False
+            self._typed = None
             self._prompt = ""
             self._secret_prompt = False
             return
@@ -289,34 +340,18 @@ class LineTracker:
         self._errors_at_start = self._stream.errors
 
     def _note(self, key: bytes, what: str) -> None:
-        """Keep the raw keys, and the buffer model while only text was typed."""
+        """Keep the raw keys, and the buffer model while the keys determine it."""
         if len(self._keys) < _MAX_KEYS:
             self._keys += key[: _MAX_KEYS - len(self._keys)]
         if key[0] in _RESET_KEYS:
-            self._typed, self._any_key, self._tainted = bytearray(), False, ""
+            self._typed, self._any_key, self._tainted = _LineModel(), False, ""
             self._prompt = None
             return
         if what == "submit":
             return
         self._any_key = True
-        typed = self._typed
-        if typed is None:
-            return
-        if what == "text":
-            typed += key
-        elif key in (b"\x7f", b"\x08"):
-            while typed and (typed[-1] & 0xC0) == 0x80:
-                del typed[-1]
-            if typed:
-                del typed[-1]
-        elif key[0] in _CLEAR_KEYS:
-            typed.clear()
-        elif key == b"\x17":  # Ctrl-W: the whitespace-delimited word before the cursor
-            text = typed.decode("utf-8", "replace").rstrip(" ")
-            cut = text.rfind(" ") + 1
-            self._typed = bytearray(text[:cut].encode())
-        elif key not in (b"\x0c", b"\x07"):
-            self._typed = None  # moved, recalled, completed: only the screen knows now
+        if self._typed is not None and not self._typed.key(key, what):
+            self._typed = None  # recalled, completed, yanked: only the screen knows now
 
     def _screen_text(self) -> str:
         """The logical line under the cursor (wrapped rows joined), prompt stripped."""
@@ -345,7 +380,7 @@ class LineTracker:
             why = "keys typed in a full-screen program (alternate screen) cannot be read"
             return Submitted("", enter, LineKind.ALTERNATE, why, keys)
         text = self._screen_text()
-        typed = None if self._typed is None else self._typed.decode("utf-8", "replace")
+        typed = None if self._typed is None else self._typed.buf
         typed_something = self._any_key and typed != ""
         if not text and typed_something:
             why = "typed while nothing was echoed (a password prompt or echo off)"
@@ -385,7 +420,7 @@ class LineTracker:
         prefilled = self._enter == b"\x0f"
         self._prefilled = prefilled
         self._prompt = None
-        self._typed = None if prefilled else bytearray()
+        self._typed = None if prefilled else _LineModel()
         self._keys.clear()
         self._any_key = prefilled
         self._unsure_key = False

@@ -27,11 +27,32 @@ def test_prompt_is_stripped_and_enter_withheld() -> None:
 def test_line_edits_come_from_the_screen() -> None:
     t = LineTracker()
     t.feed_output(b"$ ")
-    t.feed_input(b"echo wrld")
+    t.feed_input(b"echo wrld\x1b[D\x1b[D\x1b[Do")
     # readline's redraw after Left x3 and typing "o": cursor moves, rest of line redrawn
     t.feed_output(b"echo wrld\x08\x08\x08orld\x08\x08\x08")
     _, entered, _ = t.feed_input(b"\r")
-    assert entered and t.line().text == "echo world"
+    assert entered and t.line() == Submitted("echo world", b"\r")
+
+
+def test_a_line_redrawn_behind_the_users_back_is_uncertain() -> None:
+    """A background job overwrites the row with a harmless text after cursor moves."""
+    t = LineTracker()
+    t.feed_output(b"$ ")
+    typed(t, b"rm -rf x")
+    t.feed_input(b"\x1b[D\x1b[C\x01\x05")
+    t.feed_output(b"\r$ echo hi\x1b[K")
+    t.feed_input(b"\r")
+    assert t.line().kind is LineKind.UNCERTAIN
+
+
+def test_kill_keys_are_modelled() -> None:
+    t = LineTracker()
+    t.feed_output(b"$ ")
+    typed(t, b"rm -rf x; ls")
+    t.feed_input(b"\x1b[D\x1b[D\x15")  # Ctrl-U kills up to the cursor: "ls" is left
+    t.feed_output(b"\r$ ls\x1b[K\x08\x08")
+    t.feed_input(b"\r")
+    assert t.line() == Submitted("ls", b"\r")
 
 
 def test_history_recall_and_completion_are_what_the_screen_shows() -> None:
