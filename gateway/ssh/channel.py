@@ -109,6 +109,9 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
         self.shell: ShellGate | None = None
         self.checked_lines = True  # False once a whole interactive session was approved
         self._stdin = StdinTap()
+        #: The command reads a password from stdin: record only that there was input
+        #: (True until that marker is written, then None).
+        self._stdin_secret: bool | None = False
         self.number = conn.channels
         conn.channels += 1
 
@@ -213,6 +216,9 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
                 self.fail(outcome.message or "airlock: refused", EXIT_REFUSED)
                 return
             self.conn.record("exec", self.command, channel=self.number)
+            from protocols.shell.stdin import stdin_is_secret
+
+            self._stdin_secret = stdin_is_secret(self.command)
             if self.pty is not None:
                 # `ssh -t HOST bash` is an interactive shell too: check its lines.
                 from gateway.ssh.shell import ShellGate
@@ -270,8 +276,13 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
     def _record_stdin(self, data: bytes) -> None:
         """Exec stdin goes into the transcript (bounded and redacted by the writer)."""
         recorder = self.conn.recorder
-        if data and recorder is not None and not getattr(recorder, "closed", False):
+        if not data or recorder is None or getattr(recorder, "closed", False):
+            return
+        if self._stdin_secret is False:
             self.conn.record("output", "stdin", data, channel=self.number)
+        elif self._stdin_secret:  # once: that there was input, never what
+            self._stdin_secret = None
+            self.conn.record("write", "stdin", channel=self.number, hidden=True)
 
     def send_upstream(self, data: bytes) -> None:
         if self.up is not None and data:

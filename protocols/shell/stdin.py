@@ -25,6 +25,7 @@ walker does not tell an inherited stdin from a pipe, so a shell line's
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable, Mapping
 
 from protocols.classification import Category, Classification
@@ -228,6 +229,23 @@ STDIN_PROGRAMS: Mapping[str, Reads] = {
 PARSES_LITERAL_STDIN = _names(
     "sh bash dash zsh ksh mksh ash yash posh rbash busybox-sh psql mysql mariadb crontab"
 )
+
+
+#: Command lines that feed a secret through stdin (``sudo -S``, ``--password-stdin``...):
+#: their exec stdin is recorded only as ``hidden`` (what is recorded, never what is
+#: decided). A loose text match on purpose: hiding too much costs nothing but audit detail.
+SECRET_STDIN = re.compile(
+    r"""\bsudo\b[^;&|]*\s-[a-zA-Z]*S|--password-stdin|--passphrase-fd|--with-token|
+    --token-stdin|--secret-stdin|\bchpasswd\b|\bchgpasswd\b|\bpasswd\b[^;&|]*--stdin|
+    \bread\b[^;&|]*\s-[a-zA-Z]*s|-pass(?:in|out)?\s+(?:stdin|fd:0)|\bhtpasswd\b[^;&|]*\s-[a-zA-Z]*i|
+    \bkinit\b|\bcryptsetup\b|\bvault\s+login\b|/dev/stdin|\bssh-add\b|\bgpg\b[^;&|]*--batch""",
+    re.VERBOSE,
+)
+
+
+def stdin_is_secret(command_line: str) -> bool:
+    """Whether an exec's stdin likely carries a password or token (see SECRET_STDIN)."""
+    return SECRET_STDIN.search(command_line) is not None
 
 
 def stdin_is_code(argv: list[Word], literal_stdin: bool) -> str | None:

@@ -378,3 +378,32 @@ async def test_exec_stdin_is_recorded_bounded_and_redacted(sshd: Sshd) -> None:
     assert "QUJDQUJD" not in text
     assert '"truncated":true' in text.replace(" ", "")
     assert "z" * 5000 not in text
+
+
+async def test_exec_stdin_that_carries_a_password_is_recorded_hidden(sshd: Sshd) -> None:
+    """`sudo -S`, `read -s`, `--password-stdin`: the secret on stdin is not recorded."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gateway.recording.writer import Recorder
+
+    directory = Path(tempfile.mkdtemp(prefix="airlock-rec-"))
+    recorder = Recorder(directory, Ed25519PrivateKey.generate())
+    secret = "Pl4ntedExecS3cret"
+    policy = {"rules": [{"name": "read-pw", "decision": "allow", "text": r"^read -r pw",
+                         "categories": ["read", "session"]}]}  # fmt: skip
+
+    def factory(session):  # type: ignore[no-untyped-def]
+        return recorder.open(session.id, user=session.identity.user, target=session.target)
+
+    async with ssh_gateway(sshd, policy, recorder_factory=factory) as gw2:
+        command = 'read -r pw </dev/stdin; echo "len=${#pw}"'
+        rc, out, err = await run(gw2.ssh_argv("agent", command), stdin=f"{secret}\n".encode())
+        assert (rc, out) == (0, b"len=17\n"), err
+        state = gw2.directory
+    await recorder.aclose()
+    for root in (directory, state):
+        for p in root.rglob("*"):
+            if p.is_file():
+                assert secret.encode() not in p.read_bytes(), p
+    text = "".join(p.read_text() for p in directory.rglob("*") if p.is_file())
+    assert '"stdin"' in text and '"hidden":true' in text.replace(" ", "")

@@ -6,7 +6,7 @@ import pytest
 
 from protocols.classification import Category
 from protocols.shell import classify_shell
-from protocols.shell.stdin import STDIN_PROGRAMS, classify_exec, stdin_is_code
+from protocols.shell.stdin import STDIN_PROGRAMS, classify_exec, stdin_is_code, stdin_is_secret
 from protocols.shell.words import Word
 
 READS_COMMANDS = [
@@ -148,3 +148,23 @@ def test_exec_guards_fail_closed() -> None:
     assert Category.UNKNOWN in classify_exec("ls\x00").categories
     assert Category.UNKNOWN in classify_exec("ls " * 30_000).categories
     assert Category.UNKNOWN in classify_exec("ls (").categories
+
+
+@pytest.mark.parametrize(
+    ("command", "secret"),
+    [
+        ("sudo -S apt-get update", True),
+        ("sudo -kS true", True),
+        ("docker login -u ci --password-stdin registry", True),
+        ("gh auth login --with-token", True),
+        ("echo x | chpasswd", True),
+        ("read -rs pw; echo ok", True),
+        ("openssl enc -aes256 -pass stdin", True),
+        ("openssl enc -aes256 -passin stdin", True),
+        ("cat", False),
+        ("sha256sum", False),
+        ("sudo ls", False),
+    ],
+)
+def test_commands_reading_a_secret_on_stdin(command: str, secret: bool) -> None:
+    assert stdin_is_secret(command) is secret
