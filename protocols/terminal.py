@@ -10,8 +10,9 @@ prompt redraws).
 Checking never switches off (invariant 9). Every key is one of:
 
 - text or a known editing key (printable, Backspace, arrows, Ctrl-A/E/K/U/W...): sent;
-- a key that submits a line (CR, LF = Ctrl-J, Ctrl-O operate-and-get-next): held until
-  the line is decided;
+- a key that submits a line (CR, LF = Ctrl-J, Ctrl-O operate-and-get-next, and Ctrl-D
+  on a line that may hold text, which a canonical tty hands over): held until the line
+  is decided;
 - a key whose effect the gateway cannot know (a bare Escape or Meta key outside a known
   set: vi command mode, ``M-#`` insert-comment-and-accept, zsh ``M-a``; ``Ctrl-X`` prefixes
   such as ``C-x C-e`` edit-and-execute; ``Ctrl-V`` quoted insert): held like a submit,
@@ -308,6 +309,11 @@ class LineTracker:
             key = data[i:end]
             i = end
             self._start_line(alternate)
+            if key == b"\x04" and not alternate and (self._typed is None or self._typed.buf):
+                # Ctrl-D on a line that may hold text: a canonical tty (dash, a program
+                # reading lines) hands the text over without a newline, and a second
+                # Ctrl-D runs it. Decided like Enter; on an empty line it is just EOF.
+                what = "submit"
             self._note(key, what)
             if what in ("submit", "unsure"):
                 self._unsure_key = what == "unsure"

@@ -400,3 +400,16 @@ async def test_secret_typed_at_a_prompt_is_nowhere_in_the_state_dir(
                 assert secret.encode() not in p.read_bytes(), p
     text = "".join(p.read_text() for p in directory.rglob("*") if p.is_file())
     assert '"hidden":true' in text.replace(" ", "")
+
+
+async def test_ctrl_d_cannot_hand_a_line_to_dash_unchecked(gw: Gw, sshd: Sshd) -> None:
+    """A canonical tty hands `rm -f victim` over on Ctrl-D; a second Ctrl-D runs it."""
+    path = victim(sshd)
+    term = Terminal(gw.ssh_argv("agent", options=["-tt"]))
+    await term.start()
+    await term.expect(b"$ ")  # dash: no line editor, the tty's canonical mode
+    term.type(b"rm -f victim\x04")
+    await term.expect(b"denied by rule no-rm")
+    term.type(b"\x04")
+    await term.close()
+    assert path.exists()

@@ -213,6 +213,17 @@ def test_every_submitting_key_is_held(key: bytes) -> None:
     assert t.line() == Submitted("rm -rf x", key)
 
 
+def test_ctrl_d_on_a_line_with_text_is_held_and_on_an_empty_line_passes() -> None:
+    """dash: `rm -rf x` then Ctrl-D twice runs the line without any Enter."""
+    t = LineTracker()
+    t.feed_output(b"$ ")
+    assert typed(t, b"rm -rf x\x04\x04") == (b"rm -rf x", True, b"\x04")
+    assert t.line() == Submitted("rm -rf x", b"\x04")
+    t.discard_line()  # refused: killed
+    t.feed_output(b"\r$ \x1b[K")
+    assert t.feed_input(b"\x04") == (b"\x04", False, b"")
+
+
 def test_after_ctrl_o_the_prefilled_line_is_read_off_the_screen() -> None:
     t = LineTracker()
     t.feed_output(b"$ ")
