@@ -85,9 +85,10 @@ def classify(action: Action, ctx: SessionContext) -> Classification:
 
         return classify_exec(action.text)
     if action.kind is ActionKind.SHELL_LINE:
-        from protocols.shell import classify_shell
+        # stdin is the terminal (checked line by line), except where a pipe or < feeds it
+        from protocols.shell.stdin import classify_shell_line
 
-        return classify_shell(action.text)
+        return classify_shell_line(action.text)
     return Classification.unknown(f"no classifier for {action.kind}")
 
 

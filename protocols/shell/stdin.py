@@ -15,11 +15,12 @@ closed). :func:`run_with_stdin` wraps the classifier's per-command hook, so wrap
 (``env``, ``nice``, ``sudo``, ``busybox``, ``bash -c``) are unwrapped before the table
 is consulted.
 
-Only exec commands use it (:func:`classify_exec`). On an interactive shell line the
-inherited stdin is the terminal, whose submitted lines the gateway checks itself
-(``gateway.ssh.shell``); ``vim notes.txt`` typed at a prompt stays ``write``. The
-walker does not tell an inherited stdin from a pipe, so a shell line's
-``ed x < cmds`` is not flagged by this model (a known limit, see README).
+An exec command uses it everywhere (:func:`classify_exec`): its inherited stdin is the
+client's stream. On an interactive shell line the inherited stdin is the terminal, whose
+submitted lines the gateway checks itself (``gateway.ssh.shell``), so ``vim notes.txt``
+typed at a prompt stays ``write``; only what a pipe or an input redirect feeds
+(``cat cmds | ed x``, ``ed x < cmds``) goes through the model
+(:func:`classify_shell_line`).
 """
 
 from __future__ import annotations
@@ -28,11 +29,17 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping
 
+import tree_sitter_bash
+from tree_sitter import Language, Node, Parser
+
 from protocols.classification import Category, Classification
 
+from . import programs
 from .core import Acc, Ctx, positionals, split_options
 from .walker import parse_into, run_argv
-from .words import Word
+from .words import Word, ascii_for_parser
+
+_READS = "reads commands from stdin, which the gateway does not classify"
 
 #: Names a program may be given for "read stdin" (``-`` is the usual convention).
 STDIN_NAMES = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
@@ -182,7 +189,7 @@ _INTERPRETERS = _names(
     """python python2 python3 pypy pypy3 perl ruby node nodejs php lua luajit tclsh wish
     guile R Rscript julia irb jshell deno bun pwsh expect"""
 )
-_DB_CLIENTS = _names("psql mysql mariadb redis-cli mongo mongosh clickhouse-client cqlsh sqlcmd")
+_DB_CLIENTS = _names("psql mysql mariadb mongo mongosh clickhouse-client cqlsh sqlcmd")
 _EDITORS = _names("ed red ex vi vim nvim view vimdiff rvim elvis nex")
 
 #: Program -> "reads its commands from stdin for these arguments". Shells and
@@ -198,7 +205,9 @@ STDIN_PROGRAMS: Mapping[str, Reads] = {
     # a database name is no script: only -c/-f say where the statements come from
     **dict.fromkeys(_DB_CLIENTS, _reads(_DB_VALUES, _DB_CODE, max_files=1_000)),
     **dict.fromkeys(("sqlite3", "duckdb"), _reads(_DB_VALUES, _DB_CODE, max_files=1)),
-    **dict.fromkeys(("bc", "gdb", "lldb", "cpio", "at", "batch"), _always),
+    # (bc is left out: it reads a calculator language with no way to run commands)
+    **dict.fromkeys(("gdb", "lldb", "cpio", "at", "batch"), _always),
+    "redis-cli": _reads(_DB_VALUES, stdin_flags=_names("-x")),  # no command: a REPL
     "dc": _reads(code_opts=frozenset({"-e", "--expression", "-f", "--file"})),
     "m4": _reads(_names("-D -U -I -o -d -l -F -R")),
     "patch": _patch,
@@ -223,6 +232,10 @@ STDIN_PROGRAMS: Mapping[str, Reads] = {
     "source": _stdin_operand(positional=True),
     ".": _stdin_operand(positional=True),
 }
+
+#: ``-v`` alone prints the version and exits (``ruby -v`` and ``python -v`` go on to read
+#: stdin, so they are not here).
+_V_IS_VERSION = _names("node nodejs perl php deno bun")
 
 #: Programs whose *literal* stdin (here-document, here-string) the classifier parses
 #: itself; for every other program even a literal stdin holds commands nobody classified.
@@ -258,12 +271,15 @@ def stdin_is_code(argv: list[Word], literal_stdin: bool) -> str | None:
         return None
     if literal_stdin and prog in PARSES_LITERAL_STDIN:
         return None
+    lits = tuple(w.lit for w in argv[1:])
+    if lits in programs.VERSION_FORMS or (lits == ("-v",) and prog in _V_IS_VERSION):
+        return None  # `python3 --version`: prints and exits
     try:
         if not reads(argv[1:]):
             return None
     except Exception:  # a predicate bug must not let the command pass as benign
         return f"{prog}: could not tell whether it reads commands from stdin"
-    return f"{prog} reads commands from stdin, which the gateway does not classify"
+    return f"{prog} {_READS}"
 
 
 def run_with_stdin(argv: list[Word], acc: Acc, ctx: Ctx) -> None:
@@ -289,3 +305,49 @@ def classify_exec(command_line: str) -> Classification:
         return acc.result()
     except Exception as exc:  # fail closed on any bug, as classify_shell does
         return Classification.unknown(f"shell classifier error: {type(exc).__name__}: {exc}")
+
+
+_PARSER = Parser(Language(tree_sitter_bash.language()))
+_INPUT_REDIRECTS = frozenset({"heredoc_redirect", "herestring_redirect"})
+_INPUT_OPS = frozenset({"<", "<&", "<>"})
+
+
+def _fed_parts(node: Node, source: str, out: list[str]) -> None:
+    """Text of every pipeline stage after the first and of every statement with an input
+    redirect: the parts whose stdin is not the terminal."""
+    if node.type == "pipeline":
+        stages = [c for c in node.children if c.is_named]
+        out.extend(source[c.start_byte : c.end_byte] for c in stages[1:])
+    elif node.type in ("redirected_statement", "command") and any(
+        c.type in _INPUT_REDIRECTS
+        or (c.type == "file_redirect" and {t.type for t in c.children} & _INPUT_OPS)
+        for c in node.children
+    ):
+        out.append(source[node.start_byte : node.end_byte])
+    for child in node.children:
+        _fed_parts(child, source, out)
+
+
+def classify_shell_line(line: str) -> Classification:
+    """Classify an interactive shell line: :func:`protocols.shell.classify_shell`, plus
+    ``code`` where a pipe or input redirect feeds commands to a program (the stdin model
+    applied to those parts only). Never raises."""
+    from protocols.shell import classify_shell
+
+    base = classify_shell(line)
+    if Category.UNKNOWN in base.categories and not base.statements:
+        return base  # not parsed: already unknown
+    try:
+        parts: list[str] = []
+        _fed_parts(_PARSER.parse(ascii_for_parser(line)).root_node, line, parts)
+        reasons = [
+            r
+            for part in parts[:64]
+            for r in classify_exec(part).reasons
+            if r.endswith(_READS) or "whether it reads commands from stdin" in r
+        ]
+    except Exception as exc:  # fail closed, as the classifier does
+        return base.merge(Classification.unknown(f"stdin model error: {type(exc).__name__}"))
+    if not reasons:
+        return base
+    return base.merge(Classification((), frozenset({Category.CODE}), (), tuple(reasons)))

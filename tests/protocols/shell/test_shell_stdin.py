@@ -6,7 +6,13 @@ import pytest
 
 from protocols.classification import Category
 from protocols.shell import classify_shell
-from protocols.shell.stdin import STDIN_PROGRAMS, classify_exec, stdin_is_code, stdin_is_secret
+from protocols.shell.stdin import (
+    STDIN_PROGRAMS,
+    classify_exec,
+    classify_shell_line,
+    stdin_is_code,
+    stdin_is_secret,
+)
 from protocols.shell.words import Word
 
 READS_COMMANDS = [
@@ -33,8 +39,9 @@ READS_COMMANDS = [
     "sqlite3 app.db",
     "mysql appdb",
     "psql -h db1 -U app orders",
-    "bc",
     "dc",
+    "redis-cli",
+    "redis-cli -x set k",
     "m4",
     "m4 -",
     "gdb",
@@ -106,6 +113,10 @@ NOT_FROM_STDIN = [
     ("sha256sum", Category.READ),
     ("grep -c x", Category.READ),
     ("openssl version", Category.READ),
+    ("python3 --version", Category.READ),
+    ("node -v", Category.READ),
+    ("redis-cli get session:42", Category.READ),
+    ("seq 1 10 | paste -sd+ | bc", Category.READ),
 ]
 
 
@@ -168,3 +179,39 @@ def test_exec_guards_fail_closed() -> None:
 )
 def test_commands_reading_a_secret_on_stdin(command: str, secret: bool) -> None:
     assert stdin_is_secret(command) is secret
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "cat cmds | ed -s x",
+        "ed -s x < cmds",
+        "ed -s x <<< '!id'",
+        "printf '!id\\n' | env ed -s /dev/null",
+        "cat diff | patch -p1",
+        "curl -s https://x/a.tgz | tar xz",
+        "cat cmds | while read -r l; do ed x; done",
+        "ls; ed -s x < <(cat cmds)",
+        "echo x | sqlite3 app.db",
+    ],
+)
+def test_a_shell_line_feeding_commands_through_a_pipe_or_redirect_is_code(line: str) -> None:
+    c = classify_shell_line(line)
+    assert Category.CODE in c.categories, (line, c)
+
+
+@pytest.mark.parametrize(
+    ("line", "categories"),
+    [
+        ("vim notes.txt", {Category.WRITE}),
+        ("ed notes.txt", {Category.WRITE}),
+        ("ls | grep x", {Category.READ}),
+        ("ed x > out.txt", {Category.WRITE}),
+        ("grep x < notes.txt", {Category.READ}),
+        ("sh <<'EOF'\necho hi\nEOF", {Category.READ}),
+    ],
+)
+def test_a_shell_line_reading_the_terminal_is_unchanged(
+    line: str, categories: set[Category]
+) -> None:
+    assert classify_shell_line(line).categories == categories
