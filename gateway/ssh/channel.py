@@ -209,9 +209,15 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
         env = self.env()
         ctx = self.conn.context(env.get("AIRLOCK_REASON", ""), self.notify)
         if self.kind == "exec":
-            outcome = await self.conn.checkpoint.decide(
-                ctx, Action(ActionKind.EXEC, self.command.encode(), self.command)
-            )
+            classification = None
+            if self.pty is not None:
+                # stdin is a terminal whose lines the shell gate checks: only what a pipe
+                # or `<` feeds a program is unseen (without a pty, all of stdin is).
+                from protocols.shell.stdin import classify_shell_line
+
+                classification = classify_shell_line(self.command)
+            action = Action(ActionKind.EXEC, self.command.encode(), self.command, classification)
+            outcome = await self.conn.checkpoint.decide(ctx, action)
             if not outcome.allowed:
                 self.fail(outcome.message or "airlock: refused", EXIT_REFUSED)
                 return

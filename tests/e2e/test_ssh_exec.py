@@ -407,3 +407,13 @@ async def test_exec_stdin_that_carries_a_password_is_recorded_hidden(sshd: Sshd)
                 assert secret.encode() not in p.read_bytes(), p
     text = "".join(p.read_text() for p in directory.rglob("*") if p.is_file())
     assert '"stdin"' in text and '"hidden":true' in text.replace(" ", "")
+
+
+async def test_exec_with_a_terminal_reads_stdin_from_the_checked_terminal(gw: Gw) -> None:
+    """`ssh -tt HOST ed FILE`: the terminal's lines are checked, so ed is not `code` and
+    runs; the same command without a terminal reads unseen commands and is held."""
+    rc, _, err = await run(gw.ssh_argv("agent", "ed -s /dev/null"), stdin=b"q\n")
+    assert rc == 126 and b"code" in err
+    argv = gw.ssh_argv("agent", "ed -s /dev/null", options=["-tt"])
+    rc, _, err = await run(argv, stdin=b"\x04")  # EOF at the terminal: ed exits
+    assert rc != 126 and b"airlock" not in err, err
