@@ -439,6 +439,11 @@ class LineTracker:
         self._tainted = ""
         self.submitted()
 
+    def pending_keys(self) -> bytes:
+        """Keys typed at a prompt since the last decision (none in a full-screen program,
+        whose keys the relay records as they pass)."""
+        return b"" if self._in_alternate or self.alternate else bytes(self._keys)
+
     def screen_text(self) -> str:
         """The line now under the cursor, prompt stripped (is a killed line really gone?)."""
         return self._screen_text()

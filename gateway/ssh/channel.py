@@ -335,6 +335,8 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._record_stdin(self._stdin.rest())
+        if self.shell is not None:
+            self.shell.flush_keys()
         self._closed = True
         if self._inner is not None:
             self._inner.connection_lost(exc)
@@ -361,6 +363,8 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
         """Pass the exit status (or signal) BEFORE closing: OpenSSH may report 255 otherwise."""
         if self.chan is None or self._closed or self.up is None:
             return
+        if self.shell is not None:
+            self.shell.flush_keys()
         status = self.up.get_exit_status()
         signal = self.up.get_exit_signal()
         if signal is not None:

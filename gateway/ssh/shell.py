@@ -188,6 +188,18 @@ class ShellGate:
         self._pending[:0] = rest
         self._loop.create_task(self._decide())
 
+    def flush_keys(self) -> None:
+        """The channel ends: record keys typed at a prompt that no decision recorded (a
+        line never submitted; keys a running program read), masked if nothing showed."""
+        if not self.check_lines or self._busy:
+            return
+        with contextlib.suppress(Exception):
+            keys = self.tracker.pending_keys()
+            if keys:
+                line = self.tracker.line()
+                self._record_keys(keys, echo=line.kind is not LineKind.HIDDEN)
+            self.tracker.discard_line()
+
     def _record_keys(self, keys: bytes, echo: bool) -> None:
         self.channel.conn.record("term_input", keys, echo, channel=self.channel.number)
 

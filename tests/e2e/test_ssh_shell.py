@@ -413,3 +413,29 @@ async def test_ctrl_d_cannot_hand_a_line_to_dash_unchecked(gw: Gw, sshd: Sshd) -
     term.type(b"\x04")
     await term.close()
     assert path.exists()
+
+
+async def test_keys_never_submitted_are_still_recorded(sshd: Sshd) -> None:
+    """Keys at a prompt are written with their line's decision; a line never submitted
+    is written when the channel ends."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gateway.recording.writer import Recorder
+
+    directory = Path(tempfile.mkdtemp(prefix="airlock-rec-"))
+    recorder = Recorder(directory, Ed25519PrivateKey.generate())
+
+    def factory(session):  # type: ignore[no-untyped-def]
+        return recorder.open(session.id, user=session.identity.user, target=session.target)
+
+    async with ssh_gateway(sshd, POLICY, recorder_factory=factory) as gw2:
+        term = await open_bash(gw2)
+        term.type(b"echo never-submitted-xyz")
+        await term.expect(b"never-submitted-xyz")
+        assert term.proc is not None
+        term.proc.kill()
+        await term.close()
+    await recorder.aclose()
+    text = "".join(p.read_text() for p in directory.rglob("*") if p.is_file())
+    inputs = [line for line in text.splitlines() if '"term_input"' in line]
+    assert any("never-submitted-xyz" in line for line in inputs)
