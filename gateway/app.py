@@ -104,6 +104,7 @@ class Airlock:
             Durability(config.recording.durability),
             rows_limit=config.recording.rows_limit,
             rows_bytes_limit=config.recording.rows_bytes_limit,
+            stream_bytes_limit=config.recording.stream_bytes_limit,
             node=config.node,
         )
 

@@ -60,6 +60,8 @@ class SessionContext:
     #: The shell's directory and variables as the next exec command or shell line finds
     #: them; advanced only by lines that were allowed (a refused line never ran).
     shell: ShellState = INITIAL
+    #: An SSH exec with a terminal: its stdin is checked line by line, not the client's stream.
+    terminal: bool = False
 
 
 def _advance(ctx: SessionContext, after: ShellState | None, outcome: Outcome) -> Outcome:
@@ -99,8 +101,15 @@ def classify_stateful(
         return SQL_CACHE.classify(action.text, ctx.lexing, ctx.prepared), None
     if action.kind in (ActionKind.EXEC, ActionKind.SHELL_LINE):
         from protocols.shell import classify as classify_line
+        from protocols.shell.stdin import exec_stdin_code, fed_stdin_code
 
-        return classify_line(action.text, ctx.shell)
+        classification, state = classify_line(action.text, ctx.shell)
+        # Programs reading commands from stdin: an exec's stdin is the client's stream,
+        # unless it has a terminal (checked line by line); then, like a shell line's, only
+        # what a pipe or `<` feeds a program is unseen.
+        terminal = action.kind is ActionKind.SHELL_LINE or ctx.terminal
+        extra = fed_stdin_code(action.text) if terminal else exec_stdin_code(action.text)
+        return (classification if extra is None else classification.merge(extra)), state
     return Classification.unknown(f"no classifier for {action.kind}"), None
 
 

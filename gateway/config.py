@@ -64,6 +64,7 @@ class Recording:
     durability: str = "os"
     rows_limit: int = 0
     rows_bytes_limit: int = 65536
+    stream_bytes_limit: int = 1 << 20
     retention_days: int = 0
     redact_patterns: tuple[str, ...] = ()
     sensitive_columns: tuple[str, ...] = ()
@@ -347,6 +348,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         durability=durability,
         rows_limit=rec.get("rows_limit", int, 0),
         rows_bytes_limit=rec.get("rows_bytes_limit", int, 65536),
+        stream_bytes_limit=rec.positive("stream_bytes_limit", int, 1 << 20),
         retention_days=rec.get("retention_days", int, 0),
         redact_patterns=rec.strings("redact_patterns"),
         sensitive_columns=rec.strings("sensitive_columns"),

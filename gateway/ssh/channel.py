@@ -33,6 +33,40 @@ EXIT_REFUSED = 126
 EXIT_GATEWAY = 255
 
 
+class StdinTap:
+    """Exec stdin on its way to the transcript, cut at line ends.
+
+    The redactor works on one event's text, so a secret split across two SSH packets
+    would escape it: complete lines are recorded as they arrive, a partial line waits for
+    its end, and an open PEM private-key block waits for its END line (each bounded by
+    HOLD bytes, past which the redactor masks an unterminated block to its end).
+    """
+
+    HOLD = 64 * 1024
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> bytes:
+        """Take bytes from the client; return what may be recorded now."""
+        buf = self._buf
+        buf += data
+        cut = buf.rfind(b"\n") + 1
+        begin = buf.rfind(b"-----BEGIN", 0, cut)
+        if begin >= 0 and buf.find(b"-----END", begin) < 0:
+            cut = begin
+        if len(buf) - cut > self.HOLD:
+            cut = len(buf)
+        ready = bytes(buf[:cut])
+        del buf[:cut]
+        return ready
+
+    def rest(self) -> bytes:
+        """Whatever is still held (at EOF or when the channel ends)."""
+        rest, self._buf = bytes(self._buf), bytearray()
+        return rest
+
+
 class _UpstreamSession(asyncssh.SSHClientSession[bytes]):
     """Upstream side: hands everything to the client-facing channel."""
 
@@ -74,6 +108,10 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
         self._closed = False
         self.shell: ShellGate | None = None
         self.checked_lines = True  # False once a whole interactive session was approved
+        self._stdin = StdinTap()
+        #: The command reads a password from stdin: record only that there was input
+        #: (True until that marker is written, then None).
+        self._stdin_secret: bool | None = False
         self.number = conn.channels
         conn.channels += 1
 
@@ -171,13 +209,18 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
         env = self.env()
         ctx = self.conn.context(env.get("AIRLOCK_REASON", ""), self.notify)
         if self.kind == "exec":
-            outcome = await self.conn.checkpoint.decide(
-                ctx, Action(ActionKind.EXEC, self.command.encode(), self.command)
-            )
+            # With a pty, stdin is a terminal whose lines the shell gate checks: only what a
+            # pipe or `<` feeds a program is unseen (without one, all of stdin is).
+            ctx.terminal = self.pty is not None
+            action = Action(ActionKind.EXEC, self.command.encode(), self.command)
+            outcome = await self.conn.checkpoint.decide(ctx, action)
             if not outcome.allowed:
                 self.fail(outcome.message or "airlock: refused", EXIT_REFUSED)
                 return
             self.conn.record("exec", self.command, channel=self.number)
+            from protocols.shell.stdin import stdin_is_secret
+
+            self._stdin_secret = stdin_is_secret(self.command)
             if self.pty is not None:
                 # `ssh -t HOST bash` is an interactive shell too: check its lines.
                 from gateway.ssh.shell import ShellGate
@@ -229,7 +272,19 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
         if self.shell is not None:
             self.shell.client_input(data)
         elif self.up is not None:
+            self._record_stdin(self._stdin.feed(data))  # recorded before it is forwarded
             self.up.write(data)
+
+    def _record_stdin(self, data: bytes) -> None:
+        """Exec stdin goes into the transcript (bounded and redacted by the writer)."""
+        recorder = self.conn.recorder
+        if not data or recorder is None or getattr(recorder, "closed", False):
+            return
+        if self._stdin_secret is False:
+            self.conn.record("output", "stdin", data, channel=self.number)
+        elif self._stdin_secret:  # once: that there was input, never what
+            self._stdin_secret = None
+            self.conn.record("write", "stdin", channel=self.number, hidden=True)
 
     def send_upstream(self, data: bytes) -> None:
         if self.up is not None and data:
@@ -239,6 +294,7 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
         if self._inner is not None:
             return bool(self._inner.eof_received())
         self._client_eof = True
+        self._record_stdin(self._stdin.rest())
         if self.up is not None and "starting" not in self._pauses:
             self.up.write_eof()
         return True
@@ -274,6 +330,9 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
             self.up.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._record_stdin(self._stdin.rest())
+        if self.shell is not None:
+            self.shell.flush_keys()
         self._closed = True
         if self._inner is not None:
             self._inner.connection_lost(exc)
@@ -302,6 +361,8 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
         """Pass the exit status (or signal) BEFORE closing: OpenSSH may report 255 otherwise."""
         if self.chan is None or self._closed or self.up is None:
             return
+        if self.shell is not None:
+            self.shell.flush_keys()
         if self.conn.unrecordable:  # the connection is being closed; no status to report
             self.chan.close()
             return

@@ -334,3 +334,84 @@ async def test_unrecordable_output_ends_the_connection(sshd: Sshd) -> None:
     async with ssh_gateway(sshd, recorder_factory=lambda s: _BrokenOutputRecorder()) as gw2:  # type: ignore[arg-type,return-value]
         rc, out, _ = await run(gw2.ssh_argv("agent", "echo", "unrecorded"))
     assert rc == 255 and b"unrecorded" not in out
+
+
+async def test_exec_reading_commands_from_stdin_is_not_allowed_by_default(sshd: Sshd) -> None:
+    """`ed -s /dev/null` fed `!touch x` on stdin ran it unseen (issue 12 item 5)."""
+    marker = home(sshd) / "ed-ran"
+    marker.unlink(missing_ok=True)
+    async with ssh_gateway(sshd) as gw2:  # the built-in default policy
+        for command in ("ed -s /dev/null", "env ed -s /dev/null", "patch -p1", "tar xf -"):
+            rc, out, err = await run(
+                gw2.ssh_argv("agent", command), stdin=f"!touch {marker}\nq\n".encode()
+            )
+            assert rc == 126 and b"approval required" in err, (command, out, err)
+            assert not marker.exists(), command
+        rc, out, _ = await run(gw2.ssh_argv("agent", "cat"), stdin=b"just data\n")
+        assert (rc, out) == (0, b"just data\n")
+
+
+async def test_exec_stdin_is_recorded_bounded_and_redacted(sshd: Sshd) -> None:
+    """What the client sends on stdin is in the transcript: capped, secrets masked."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gateway.recording.writer import Recorder
+
+    directory = Path(tempfile.mkdtemp(prefix="airlock-rec-"))
+    recorder = Recorder(directory, Ed25519PrivateKey.generate(), stream_bytes_limit=4096)
+
+    def factory(session):  # type: ignore[no-untyped-def]
+        return recorder.open(session.id, user=session.identity.user, target=session.target)
+
+    secret = "Pl4nted-St4te-S3cret"
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "QUJD" * 300 + "\n"
+    key += "-----END OPENSSH PRIVATE KEY-----\n"
+    stdin = f"first-line-of-stdin\npassword={secret}\n{key}".encode() + b"z" * 8000
+    async with ssh_gateway(sshd, recorder_factory=factory) as gw2:
+        rc, out, err = await run(gw2.ssh_argv("agent", "sha256sum"), stdin=stdin)
+        assert rc == 0, err
+        assert out.split()[0].decode() == hashlib.sha256(stdin).hexdigest()
+    await recorder.aclose()
+    text = "".join(p.read_text() for p in directory.rglob("*") if p.is_file())
+    assert '"stdin"' in text and "first-line-of-stdin" in text
+    assert secret not in text
+    assert "QUJDQUJD" not in text
+    assert '"truncated":true' in text.replace(" ", "")
+    assert "z" * 5000 not in text
+
+
+async def test_exec_stdin_that_carries_a_password_is_recorded_hidden(sshd: Sshd) -> None:
+    """`sudo -S`, `read -s`, `--password-stdin`: the secret on stdin is not recorded."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gateway.recording.writer import Recorder
+
+    directory = Path(tempfile.mkdtemp(prefix="airlock-rec-"))
+    recorder = Recorder(directory, Ed25519PrivateKey.generate())
+    secret = "Pl4ntedExecS3cret"
+    policy = {"rules": [{"name": "read-pw", "decision": "allow", "text": r"^read -r pw",
+                         "categories": ["read", "session"]}]}  # fmt: skip
+
+    def factory(session):  # type: ignore[no-untyped-def]
+        return recorder.open(session.id, user=session.identity.user, target=session.target)
+
+    async with ssh_gateway(sshd, policy, recorder_factory=factory) as gw2:
+        command = 'read -r pw </dev/stdin; echo "len=${#pw}"'
+        rc, out, err = await run(gw2.ssh_argv("agent", command), stdin=f"{secret}\n".encode())
+        assert (rc, out) == (0, b"len=17\n"), err
+        state = gw2.directory
+    await recorder.aclose()
+    for root in (directory, state):
+        for p in root.rglob("*"):
+            if p.is_file():
+                assert secret.encode() not in p.read_bytes(), p
+    text = "".join(p.read_text() for p in directory.rglob("*") if p.is_file())
+    assert '"stdin"' in text and '"hidden":true' in text.replace(" ", "")
+
+
+async def test_exec_without_a_terminal_reading_commands_from_stdin_is_held(gw: Gw) -> None:
+    """`ssh HOST ed FILE` reads unseen commands from the client's stream: held. (With a
+    terminal the stdin model yields to the checked lines, tests/gateway/test_checkpoint_stdin.py;
+    ed stays `code` by its own option model either way.)"""
+    rc, _, err = await run(gw.ssh_argv("agent", "ed -s /dev/null"), stdin=b"q\n")
+    assert rc == 126 and b"code" in err

@@ -30,6 +30,13 @@ POLICY = {
             "categories": ["code"],
         },
         {"name": "no-rm", "decision": "deny", "text": r"\brm\b", "categories": ["destructive"]},
+        {
+            "name": "fake-prompt",
+            "decision": "allow",
+            "kinds": ["shell-line"],
+            "text": r"^PS1='Password: '$",
+            "categories": ["session", "tamper"],
+        },
     ]
 }
 PROMPT = re.compile(rb"(bash-[0-9.]+\$|\$) $")
@@ -256,6 +263,13 @@ async def test_transcript_records_terminal_but_never_echo_off_input(sshd: Sshd) 
                 "text": r"^read -rs -p",
                 "categories": ["unknown", "read"],
             },
+            {  # input at a password prompt is decided too (as unknown): allow it here
+                "name": "hidden",
+                "decision": "allow",
+                "kinds": ["shell-line"],
+                "text": r"^\[hidden input\]",
+                "categories": ["unknown"],
+            },
         ]
     }
 
@@ -366,3 +380,151 @@ async def test_an_approved_exec_hands_its_directory_to_the_lines_after_it(
     seen = await term.expect(b"approval required")
     assert b"NOT-A-REAL-KEY" not in seen
     await term.close()
+
+
+async def test_alternate_screen_does_not_switch_checking_off(gw: Gw, sshd: Sshd) -> None:
+    """One `tput smcup` turned line checks off for the rest of the session (issue 12.6)."""
+    path = victim(sshd)
+    term = await open_bash(gw)
+    term.type(b"tput smcup\r")
+    await term.expect(b"\x1b[?1049h")
+    term.type(b"rm -f victim\r")
+    await term.expect(b"approval required")
+    assert path.exists()
+    assert any(t.startswith("[full-screen program] rm -f victim") for t in lines_seen(gw))
+    term.type(b"\x03")  # every Enter needs approval until the screen is left: ^C, ^D
+    await term.expect(PROMPT)
+    term.type(b"\x04")
+    await term.close()
+
+
+async def test_a_password_looking_prompt_does_not_skip_checks(gw: Gw, sshd: Sshd) -> None:
+    path = victim(sshd)
+    term = await open_bash(gw)
+    term.type(b"PS1='Password: '\r")
+    await term.expect(b"Password: ")
+    term.type(b"rm -f victim\r")
+    await term.expect(b"airlock:")
+    assert path.exists()
+    assert lines_seen(gw)[-1].startswith("[hidden input]")  # decided, as unknown
+    term.type(b"\x04")  # every line at this prompt is decided as unknown: leave with ^D
+    await term.close()
+
+
+@pytest.mark.parametrize("key", [b"\x0f", b"\n"])
+async def test_ctrl_o_and_ctrl_j_submit_through_the_check(gw: Gw, sshd: Sshd, key: bytes) -> None:
+    path = victim(sshd)
+    term = await open_bash(gw)
+    term.type(b"rm -f victim" + key)
+    await term.expect(b"denied by rule no-rm")
+    term.type(b"echo after-key\r")
+    await term.expect(b"after-key\r\n")
+    assert path.exists()
+    assert "rm -f victim" in lines_seen(gw)
+    await term.close()
+
+
+async def test_vim_neither_ends_the_session_nor_runs_unchecked_lines(gw: Gw, sshd: Sshd) -> None:
+    """pyte raised on vim's output (the session ended); vim's `:!cmd<CR>` is held."""
+    home = Path(pwd.getpwnam(sshd.user).pw_dir)
+    pwned = home / "vim-ran-this"
+    pwned.unlink(missing_ok=True)
+    term = await open_bash(gw)
+    term.type(b"vim -N notes.txt\r")  # (`-u NONE` is `code` by vim's option model)
+    await term.expect(b"\x1b[?1049h")
+    await term.expect(b"notes.txt")
+    term.type(b":!touch vim-ran-this\r")
+    await term.expect(b"approval required")
+    term.type(b"\x1bZQ")  # quit without saving: no Enter needed
+    await term.expect(b"\x1b[?1049l")
+    term.type(b"echo still-$((40+2))\r")
+    await term.expect(b"still-42\r\n")
+    assert not pwned.exists()
+    await term.close()
+
+
+@pytest.mark.parametrize("prompt", ["Passphrase: ", "PIN: ", "OTP: "])
+async def test_secret_typed_at_a_prompt_is_nowhere_in_the_state_dir(
+    sshd: Sshd, prompt: str
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gateway.recording.writer import Recorder
+
+    directory = Path(tempfile.mkdtemp(prefix="airlock-rec-"))
+    recorder = Recorder(directory, Ed25519PrivateKey.generate())
+    policy = {
+        "rules": [
+            *POLICY["rules"],
+            {"name": "read", "decision": "allow", "text": r"^read -rs? -p",
+             "categories": ["unknown", "read"]},
+            {"name": "hidden", "decision": "allow", "kinds": ["shell-line"],
+             "text": r"^\[hidden input\]", "categories": ["unknown"]},
+        ]
+    }  # fmt: skip
+    secret = "Pl4ntedS3cretXyz"
+
+    def factory(session):  # type: ignore[no-untyped-def]
+        return recorder.open(session.id, user=session.identity.user, target=session.target)
+
+    async with ssh_gateway(sshd, policy, recorder_factory=factory) as gw2:
+        term = await open_bash(gw2)
+        term.type(f'read -rs -p "{prompt}" pw; echo "len=${{#pw}}"\r'.encode())
+        await term.expect(prompt.encode())
+        term.type(secret.encode() + b"\r")
+        await term.expect(b"len=16")
+        term.type(f'read -r -p "{prompt}" pw; echo "n=${{#pw}}"\r'.encode())  # echo on
+        await term.expect(prompt.encode())
+        term.type(secret.encode() + b"\r")
+        await term.expect(b"n=16")
+        await term.close()
+        seen = [a for _, a in gw2.delays]
+        state = gw2.directory
+    await recorder.aclose()
+    assert any(a.text.startswith("[hidden input]") for a in seen)
+    assert all(secret not in a.text and secret.encode() not in a.raw for a in seen)
+    for root in (directory, state):
+        for p in root.rglob("*"):
+            if p.is_file():
+                assert secret.encode() not in p.read_bytes(), p
+    text = "".join(p.read_text() for p in directory.rglob("*") if p.is_file())
+    assert '"hidden":true' in text.replace(" ", "")
+
+
+async def test_ctrl_d_cannot_hand_a_line_to_dash_unchecked(gw: Gw, sshd: Sshd) -> None:
+    """A canonical tty hands `rm -f victim` over on Ctrl-D; a second Ctrl-D runs it."""
+    path = victim(sshd)
+    term = Terminal(gw.ssh_argv("agent", options=["-tt"]))
+    await term.start()
+    await term.expect(b"$ ")  # dash: no line editor, the tty's canonical mode
+    term.type(b"rm -f victim\x04")
+    await term.expect(b"denied by rule no-rm")
+    term.type(b"\x04")
+    await term.close()
+    assert path.exists()
+
+
+async def test_keys_never_submitted_are_still_recorded(sshd: Sshd) -> None:
+    """Keys at a prompt are written with their line's decision; a line never submitted
+    is written when the channel ends."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gateway.recording.writer import Recorder
+
+    directory = Path(tempfile.mkdtemp(prefix="airlock-rec-"))
+    recorder = Recorder(directory, Ed25519PrivateKey.generate())
+
+    def factory(session):  # type: ignore[no-untyped-def]
+        return recorder.open(session.id, user=session.identity.user, target=session.target)
+
+    async with ssh_gateway(sshd, POLICY, recorder_factory=factory) as gw2:
+        term = await open_bash(gw2)
+        term.type(b"echo never-submitted-xyz")
+        await term.expect(b"never-submitted-xyz")
+        assert term.proc is not None
+        term.proc.kill()
+        await term.close()
+    await recorder.aclose()
+    text = "".join(p.read_text() for p in directory.rglob("*") if p.is_file())
+    inputs = [line for line in text.splitlines() if '"term_input"' in line]
+    assert any("never-submitted-xyz" in line for line in inputs)

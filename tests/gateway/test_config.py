@@ -94,6 +94,7 @@ def test_example_documents_every_key() -> None:
             "targets.t.port",
         ),
         ({"gateway": {"node": 5}}, "gateway.node"),
+        ({"recording": {"stream_bytes_limit": 0}}, "recording.stream_bytes_limit"),
         ({"bogus": {}}, "bogus"),
     ],
 )
