@@ -23,7 +23,16 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency
 
 from protocols.classification import Category, Classification
 from protocols.sql import tables as T
+from protocols.sql.binding import (
+    a_expr,
+    binds,
+    constraint,
+    function_entry,
+    sort_by,
+    sub_link,
+)
 from protocols.sql.context import (
+    BINDS_LATER,
     LEXING_SETTINGS,
     NO_EFFECTS,
     Ctx,
@@ -75,7 +84,7 @@ def _range_var(rv: Node, ctx: Ctx) -> None:
     ctx.objects["table:" + _table_name(rv)] = None
     name = rv["relname"]
     if name in T.SENSITIVE_CATALOGS:
-        ctx.add(Category.EXPORT, f"reads {name}, a catalog holding secrets")
+        ctx.add_embedded(((Category.EXPORT,), f"reads {name}, a catalog holding secrets"))
 
 
 def _role_spec(spec: Node, ctx: Ctx) -> None:
@@ -83,19 +92,6 @@ def _role_spec(spec: Node, ctx: Ctx) -> None:
     if name is None:  # CURRENT_USER, SESSION_USER, PUBLIC...
         name = str(spec.get("roletype", "")).removeprefix("ROLESPEC_").lower()
     ctx.objects["role:" + name] = None
-
-
-def _function_entry(name: str) -> T.Entry | None:
-    entry = T.FUNCTIONS.get(name)
-    if entry is not None:
-        return entry
-    for prefix, pentry in T.FUNCTION_PREFIXES:
-        if name.startswith(prefix):
-            return pentry
-    for part, sentry in T.FUNCTION_SUBSTRINGS:
-        if part in name:
-            return sentry
-    return None
 
 
 def _func_call(call: Node, ctx: Ctx) -> None:
@@ -109,10 +105,12 @@ def _func_call(call: Node, ctx: Ctx) -> None:
             ctx.add(Category.UNKNOWN, "set_config with a computed setting name")
         else:
             _setting(setting, const_text(args[1]) if len(args) > 1 else None, ctx)
+        if ctx.binding:
+            ctx.add(Category.CODE, BINDS_LATER)
         return
-    entry = _function_entry(name)
+    entry = function_entry(name)
     if entry is not None:
-        ctx.add_entry(entry)
+        ctx.add_embedded(entry)
         if name in ("lo_import", "lo_export", "pg_read_file", "pg_read_binary_file"):
             for arg in call.get("args", []):
                 path = const_text(arg)
@@ -124,18 +122,18 @@ def _column_ref(ref: Node, ctx: Ctx) -> bool:
     # Attribute notation `x.f` can call a function f(x): check qualified names too.
     fields = ref.get("fields", [])
     if len(fields) > 1 and "String" in fields[-1]:
-        entry = _function_entry(fields[-1]["String"]["sval"])
+        entry = function_entry(fields[-1]["String"]["sval"])
         if entry is not None:
-            ctx.add_entry(entry)
+            ctx.add_embedded(entry)
     return True
 
 
 def _indirection(v: Node, ctx: Ctx) -> bool:
     # `(expr).f` is attribute notation too.
     for name in strings(v.get("indirection", [])):
-        entry = _function_entry(name)
+        entry = function_entry(name)
         if entry is not None:
-            ctx.add_entry(entry)
+            ctx.add_embedded(entry)
     return False
 
 
@@ -396,6 +394,8 @@ def _vacuum(v: Node, ctx: Ctx) -> bool:
 def _create_table_as(v: Node, ctx: Ctx) -> bool:
     ctx.add(Category.DDL, "CREATE TABLE/MATERIALIZED VIEW AS creates a relation")
     ctx.add(Category.WRITE)
+    if v.get("objtype") == "OBJECT_MATVIEW":  # REFRESH runs the query again, unreviewed
+        ctx.binding = True
     return False
 
 
@@ -461,6 +461,13 @@ _STATEMENT_HANDLERS: dict[str, Handler | None] = {
     "GrantRoleStmt": _grant_role,
     "CreateRoleStmt": _create_role,
 }
+_STATEMENT_HANDLERS.update(
+    {
+        name: binds(name, handler)
+        for name, handler in _STATEMENT_HANDLERS.items()
+        if handler is not None and name in T.BINDING_STATEMENTS
+    }
+)
 #: Every statement node type Airlock knows; any other top-level type is ``unknown``.
 KNOWN_STATEMENTS: frozenset[str] = frozenset(_STATEMENT_HANDLERS)
 
@@ -518,6 +525,10 @@ _HANDLERS: dict[str, Handler | None] = {
     "RangeVar": _wrapped_range_var,
     "FuncCall": _wrapped_func_call,
     "RoleSpec": _wrapped_role_spec,
+    "A_Expr": a_expr,
+    "SubLink": sub_link,
+    "SortBy": sort_by,
+    "Constraint": constraint,
     **dict.fromkeys(_bare_struct_fields(), _bare_struct),
     **dict.fromkeys((*_LEAVES, "TypeName", "typeName", "returnType", "alias"), None),
 }
@@ -546,6 +557,7 @@ def analyze_sql(
             names.append(name)
             if name not in KNOWN_STATEMENTS:
                 ctx.add(Category.UNKNOWN, f"statement type {name} is not classified")
+            ctx.binding = name not in T.RUNS_NOW
             _walk(stmt, ctx)
         return ctx.result(tuple(names)), ctx.effects()
     except Exception as exc:
