@@ -274,8 +274,9 @@ class Broker:
             "sha256": action.sha256,
             "categories": sorted(c.categories),
             "window_categories": window_categories(c),
-            "objects": list(c.objects),
-            "reasons": list(c.reasons),
+            # objects and reasons quote the text (COPY ... PROGRAM 'PGPASSWORD=... psql')
+            "objects": self.redactor.redact_all(c.objects),
+            "reasons": self.redactor.redact_all(c.reasons),
             "rule": verdict.rule,
             "rule_reason": verdict.reason,
             "approvers": sorted(verdict.approvers or self.config.approvers),

@@ -280,7 +280,7 @@ class TranscriptWriter:
         extra["text"] = self._rec.redactor.redact_sql(text)
         extra["sha256"] = hashlib.sha256(raw).hexdigest()
         extra["categories"] = sorted(categories)
-        extra["objects"] = list(objects)
+        extra["objects"] = self._rec.redactor.redact_all(objects)  # program:PGPASSWORD=...
         extra["verdict"] = verdict
         extra["rule"] = rule
         extra["request_id"] = request_id
@@ -304,7 +304,7 @@ class TranscriptWriter:
                     "type": "statement",
                     "kind": action.kind.value,
                     "categories": sorted(c.categories),
-                    "objects": list(c.objects),
+                    "objects": rec.redactor.redact_all(c.objects),
                     "verdict": v.decision.value,
                     "allowed": outcome.allowed,
                     "rule": v.rule,

@@ -1,0 +1,120 @@
+"""Issue 12 item 9: passwords inside code bodies, quoted option names, SQL inside shell text.
+
+Each case plants a unique secret and asserts it is gone from the redacted text, whatever
+the quoting; the structure around it stays readable where it can.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.recording import Redactor
+
+R = Redactor()
+S = "Pl4nted-S3cret"
+
+SQL_CASES = [
+    # DO and function bodies: the role statement is inside a string constant
+    f"DO $$ BEGIN ALTER ROLE app PASSWORD '{S}'; END $$",
+    f"DO $body$ BEGIN CREATE ROLE app LOGIN PASSWORD '{S}'; END $body$ LANGUAGE plpgsql",
+    f"DO 'BEGIN ALTER ROLE app PASSWORD ''{S}''; END'",
+    f"DO $$ BEGIN EXECUTE 'ALTER ROLE app PASSWORD ''{S}'''; END $$",
+    f"DO $$ BEGIN EXECUTE format('ALTER ROLE %I PASSWORD %L', 'app', '{S}'); END $$",
+    f"DO $$ BEGIN EXECUTE 'ALTER ROLE app PASSWORD ' || quote_literal('{S}'); END $$",
+    f"DO $$ DECLARE pw text := '{S}'; BEGIN EXECUTE 'ALTER ROLE app PASSWORD ' || quote_literal(pw); END $$",
+    f"DO $$ BEGIN ALTER ROLE app PASSWORD E'{S}'; END $$",
+    f"DO $$ BEGIN ALTER ROLE app PASSWORD $p${S}$p$; END $$",
+    f"CREATE FUNCTION rot() RETURNS void LANGUAGE plpgsql AS $f$ BEGIN ALTER ROLE app PASSWORD '{S}'; END $f$",
+    f"CREATE PROCEDURE rot() LANGUAGE sql AS 'ALTER ROLE app PASSWORD ''{S}'''",
+    f"DO $$ BEGIN PERFORM dblink_exec('host=db', 'ALTER ROLE app PASSWORD ''{S}'''); END $$",
+    f"SELECT format('ALTER ROLE %I PASSWORD %L', 'app', '{S}')",
+    f"DO E'BEGIN ALTER ROLE app PASSWORD \\'{S}\\'; END'",
+    # quoted option names and user mappings
+    f"CREATE USER MAPPING FOR me SERVER s OPTIONS (user 'u', \"password\" '{S}')",
+    f"ALTER USER MAPPING FOR me SERVER s OPTIONS (SET password '{S}')",
+    f"ALTER USER MAPPING FOR me SERVER s OPTIONS (ADD \"password\" '{S}')",
+    f"CREATE USER MAPPING FOR me SERVER s OPTIONS (\"PASSWORD\" '{S}')",
+    f"CREATE USER MAPPING FOR me SERVER s OPTIONS (U&\"p\\0061ssword\" '{S}')",
+    f"CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'h', password '{S}')",
+    f"CREATE SUBSCRIPTION sub CONNECTION 'host=h password={S}' PUBLICATION p",
+]
+
+
+@pytest.mark.parametrize("sql", SQL_CASES)
+def test_sql_secret_is_masked(sql: str) -> None:
+    out = R.redact_sql(sql)
+    assert S not in out, out
+    assert "REDACTED" in out
+
+
+def test_do_body_keeps_its_shape() -> None:
+    out = R.redact_sql(f"DO $$ BEGIN ALTER ROLE app PASSWORD '{S}'; END $$")
+    assert out == "DO $$ BEGIN ALTER ROLE app PASSWORD '[REDACTED:password]'; END $$"
+    out = R.redact_sql(f"DO $$ BEGIN EXECUTE 'ALTER ROLE app PASSWORD ''{S}'''; END $$")
+    assert out == ("DO $$ BEGIN EXECUTE 'ALTER ROLE app PASSWORD ''[REDACTED:password]'''; END $$")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DO $$ BEGIN RAISE NOTICE 'hello'; END $$",
+        "SELECT 'no secret here', $$dollar$$",
+        "SELECT * FROM users WHERE name = 'password reset'",
+        "CREATE USER MAPPING FOR me SERVER s OPTIONS (user 'bob')",
+    ],
+)
+def test_sql_without_secrets_is_unchanged(sql: str) -> None:
+    assert R.redact_sql(sql) == sql
+
+
+SHELL_CASES = [
+    f"psql -c \"ALTER ROLE app PASSWORD '{S}'\"",
+    f"psql -h db -c \"CREATE ROLE app LOGIN PASSWORD '{S}'\" postgres",
+    f"psql -c 'ALTER ROLE app PASSWORD '\"'\"'{S}'\"'\"''",
+    f"echo \"ALTER USER app WITH PASSWORD '{S}';\" | psql",
+    f"psql <<'EOF'\nALTER ROLE app PASSWORD '{S}';\nEOF",
+    f'psql -c "ALTER ROLE app PASSWORD \\$\\${S}\\$\\$"',
+    f'psql -c "ALTER ROLE app PASSWORD \\"{S}\\""',
+    f"ALTER ROLE app PASSWORD {S}",  # what `echo ALTER ROLE app PASSWORD '...'` prints
+    f"PGPASSWORD={S} psql -h db",
+    f"PGPASSWORD='{S}' psql -h db",
+    f'env PGPASSWORD="{S}" pg_dump app',
+    f"PGPASSWORD=$'{S}' psql",
+    f"export PGPASSWORD={S}",
+    f"psql 'host=db user=app password={S}'",
+    f"psql postgresql://app:{S}@db/app",
+    f"pg_dump --dbname=postgres://app:{S}@db:5432/app",
+    f"mysql --password={S} -h db",
+    f"mysql --password {S} -h db",
+    f"psql -c \"CREATE USER MAPPING FOR me SERVER s OPTIONS (password '{S}')\"",
+]
+
+
+@pytest.mark.parametrize("text", SHELL_CASES)
+def test_shell_text_secret_is_masked(text: str) -> None:
+    out = R.redact_text(text)
+    assert S not in out, out
+    assert "REDACTED" in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'FATAL:  password authentication failed for user "bob"',
+        "Password: ",
+        "ls -la /srv && cat README",
+        "the password policy requires 12 characters",
+    ],
+)
+def test_free_text_without_secrets_is_unchanged(text: str) -> None:
+    assert R.redact_text(text) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_characters="'\\\x00$"), min_size=6))
+def test_password_in_a_do_body_never_survives(pw: str) -> None:
+    body = f"DO $$ BEGIN ALTER ROLE x PASSWORD '{pw.replace(chr(39), '')}'; END $$"
+    out = R.redact_sql(body)
+    assert out == "DO $$ BEGIN ALTER ROLE x PASSWORD '[REDACTED:password]'; END $$"
