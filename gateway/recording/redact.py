@@ -179,7 +179,9 @@ class Redactor:
         """Mask every detector hit in free text (terminal I/O, messages, log lines)."""
         return self._redact(text, text.lower(), free=True)
 
-    def _redact(self, text: str, lowered: str, free: bool = False) -> str:
+    def _redact(
+        self, text: str, lowered: str, free: bool = False, found: list[str] | None = None
+    ) -> str:
         if (
             not _has_anchor(lowered)
             and not _may_hold_card(text)
@@ -188,23 +190,34 @@ class Redactor:
             return text
         if free and "passw" in lowered:
             for det in TEXT_ONLY:
-                text = det.pattern.sub(_masker(det), text)
+                text = det.pattern.sub(_masker(det, found), text)
         for det in self._detectors:
-            text = det.pattern.sub(_masker(det), text)
+            text = det.pattern.sub(_masker(det, found), text)
         return text
 
     def redact_sql(self, sql: str) -> str:
         """Mask password literals (``PASSWORD '...'``, ``OPTIONS (password '...')``, also
         inside DO and function bodies) by lexer token locations, then run the text
         detectors."""
+        return self.redact_sql_found(sql)[0]
+
+    def redact_sql_found(self, sql: str) -> tuple[str, tuple[str, ...]]:
+        """:meth:`redact_sql`, and the secrets it masked (as written and unquoted).
+
+        The server's reply may quote a statement's secret (``syntax error at or near
+        "..."``, ``unterminated quoted string at or near "'..."``) where no detector would
+        know it for one: the transcript masks these exact strings in what follows.
+        """
         lowered = sql.lower()
+        found: list[str] = []
         if "passw" in lowered or "u&" in lowered:
-            sql = _mask_sql_passwords(sql)
+            sql = _mask_sql_passwords(sql, found)
             lowered = sql.lower()
         # The free-text rules too: a literal may hold shell text holding SQL
         # (``'psql -c "ALTER ROLE x PASSWORD ''...''"'``), which the SQL lexer reads as
         # an identifier; masks the lexer already made are not matched again.
-        return self._redact(sql, lowered, free=True)
+        sql = self._redact(sql, lowered, free=True, found=found)
+        return sql, _secrets(found) if found else ()
 
     # -- rows ---------------------------------------------------------------------------
     def column_mask(
@@ -267,7 +280,31 @@ class Redactor:
         return [self.redact_text(t) for t in texts]
 
 
-def _masker(det: Detector) -> Callable[[re.Match[str]], str]:
+def _secrets(found: list[str]) -> tuple[str, ...]:
+    """The masked values worth looking for elsewhere, each also without its quoting."""
+    out: dict[str, None] = {}
+    for value in found:
+        for form in (value, _unquoted(value)):
+            if len(form) >= _MIN_SECRET:
+                out[form] = None
+    return tuple(out)
+
+
+#: Shorter masked values are not searched for in later text (too many false hits).
+_MIN_SECRET = 4
+
+
+def _unquoted(value: str) -> str:
+    if value.startswith("$") and value.count("$") >= 2:
+        tag = value[: value.index("$", 1) + 1]
+        return value[len(tag) :].removesuffix(tag)
+    head, quote, rest = value.partition("'")
+    if quote and len(head) <= 2:  # E'', U&'', N''
+        return rest.removesuffix("'")
+    return value.strip("\"'")
+
+
+def _masker(det: Detector, found: list[str] | None = None) -> Callable[[re.Match[str]], str]:
     tag = f"[REDACTED:{det.kind}]"
     has_group = "s" in det.pattern.groupindex
 
@@ -277,10 +314,14 @@ def _masker(det: Detector) -> Callable[[re.Match[str]], str]:
             value = m.group("s")
             if det.valid is not None and not det.valid(value):
                 return whole
+            if found is not None:
+                found.append(value)
             start = m.start("s") - m.start()
             return whole[:start] + tag + whole[m.end("s") - m.start() :]
         if det.valid is not None and not det.valid(whole):
             return whole
+        if found is not None:
+            found.append(whole)
         return tag
 
     return mask
@@ -295,18 +336,20 @@ _MAX_DEPTH = 4
 _UESCAPE = re.compile(r"\\(\\|[0-9A-Fa-f]{4}|\+[0-9A-Fa-f]{6})")
 
 
-def _mask_sql_passwords(sql: str) -> str:
+def _mask_sql_passwords(sql: str, found: list[str] | None = None) -> str:
     """Mask the secret of each role statement or password option, also inside bodies.
 
     See ``_mask_level``; if the lexer rejects the text, everything after the first
     PASSWORD is masked.
     """
     try:
-        return _mask_level(sql, 0)[0]
+        return _mask_level(sql, 0, [] if found is None else found)[0]
     except Exception:  # any lexer failure: mask conservatively
         m = _SQL_PASSWORD.search(sql)
         if m is None:
             return sql
+        if found is not None:
+            found.append(sql[m.end() :].strip())
         return sql[: m.end()] + " [REDACTED:password]"
 
 
@@ -333,7 +376,7 @@ def _unescape(m: re.Match[str]) -> str:
         return ""
 
 
-def _mask_level(sql: str, depth: int) -> tuple[str, bool]:
+def _mask_level(sql: str, depth: int, found: list[str]) -> tuple[str, bool]:
     """(masked text, whether a password is built dynamically in it).
 
     pglast's token locations are character offsets with an inclusive end. The string
@@ -371,7 +414,7 @@ def _mask_level(sql: str, depth: int) -> tuple[str, bool]:
             if "passw" not in low and "u&" not in low:
                 continue
             keep.add(i)
-            opened = _open_literal(literal, depth)
+            opened = _open_literal(literal, depth, found)
             if opened is None:  # cannot be opened exactly: mask it and what may follow
                 end = next((t.start for t in tokens[i + 1 :] if t.name == "ASCII_59"), len(sql))
                 spans.append((tok.start, end, _MASK))
@@ -389,20 +432,22 @@ def _mask_level(sql: str, depth: int) -> tuple[str, bool]:
         )
         spans.sort()
     for start, end, text in reversed(spans):
+        if text == _MASK:
+            found.append(sql[start:end])
         sql = sql[:start] + text + sql[end:]
     return sql, dynamic
 
 
-def _open_literal(literal: str, depth: int) -> tuple[str, bool] | None:
+def _open_literal(literal: str, depth: int, found: list[str]) -> tuple[str, bool] | None:
     """Mask inside a string constant, keeping its quoting; None when it cannot be opened
     exactly (E'', U&'', a backslash, nesting too deep)."""
     if depth >= _MAX_DEPTH or "\\" in literal:
         return None
     if literal.startswith("$"):
         tag = literal[: literal.index("$", 1) + 1]
-        body, dynamic = _mask_level(literal[len(tag) : -len(tag)], depth + 1)
+        body, dynamic = _mask_level(literal[len(tag) : -len(tag)], depth + 1, found)
         return tag + body + tag, dynamic
     if literal.startswith("'"):
-        body, dynamic = _mask_level(literal[1:-1].replace("''", "'"), depth + 1)
+        body, dynamic = _mask_level(literal[1:-1].replace("''", "'"), depth + 1, found)
         return "'" + body.replace("'", "''") + "'", dynamic
     return None

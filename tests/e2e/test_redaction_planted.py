@@ -36,7 +36,7 @@ POLICY = {"rules": [
 
 
 def _secret(n: int) -> str:
-    return f"Pl4nt{n:02d}-zq"
+    return f"Pl4nt{n:02d}zq9"  # one token: an error that quotes a token quotes it whole
 
 
 PG_PLANTS = [
@@ -106,6 +106,29 @@ def test_postgres_plants_never_persist(gw: GatewayThread, caplog: pytest.LogCapt
     state = gw.config.state_dir
     assert list(state.rglob("*.jsonl")) and list(state.rglob("*.db*"))
     assert _grep(state, secrets) == []
+    assert _logged(caplog, secrets) == []
+
+
+#: Reach the server (allow-all gateway) and come back as errors that may quote the text.
+ERROR_PLANTS = [
+    "ALTER ROLE nobody_x PASSWORD {s}",  # syntax error at or near "<secret>"
+    "ALTER ROLE nobody_x PASSWORD '{s}",  # unterminated quoted string at or near "'<secret>"
+    "DO $$ BEGIN EXECUTE 'ALTER ROLE nobody_x PASSWORD ''{s}'''; END $$",
+    "CREATE USER MAPPING FOR CURRENT_USER SERVER nosrv OPTIONS (password '{s}', password 'x')",
+]
+
+
+def test_server_errors_do_not_echo_a_planted_secret(
+    gateway: GatewayThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    secrets = [_secret(30 + i) for i in range(len(ERROR_PLANTS))]
+    caplog.set_level(logging.DEBUG)
+    with psycopg.connect(gateway.dsn("carol", "trusty"), autocommit=True) as conn:
+        for template, secret in zip(ERROR_PLANTS, secrets, strict=True):
+            with pytest.raises(psycopg.Error):
+                conn.execute(template.format(s=secret))
+    gateway.wait_sessions_closed()
+    assert _grep(gateway.config.state_dir, secrets) == []
     assert _logged(caplog, secrets) == []
 
 

@@ -118,3 +118,35 @@ def test_password_in_a_do_body_never_survives(pw: str) -> None:
     body = f"DO $$ BEGIN ALTER ROLE x PASSWORD '{pw.replace(chr(39), '')}'; END $$"
     out = R.redact_sql(body)
     assert out == "DO $$ BEGIN ALTER ROLE x PASSWORD '[REDACTED:password]'; END $$"
+
+
+def test_found_secrets_are_reported_as_written_and_unquoted() -> None:
+    text, found = (
+        R.redact_sql(f"ALTER ROLE x PASSWORD '{S}'"),
+        R.redact_sql_found(f"ALTER ROLE x PASSWORD '{S}'")[1],
+    )
+    assert S not in text
+    assert f"'{S}'" in found and S in found
+    assert R.redact_sql_found(f"ALTER ROLE x PASSWORD {S}")[1] == (S,)
+    assert R.redact_sql_found("SELECT 1") == ("SELECT 1", ())
+    assert R.redact_sql_found("ALTER ROLE x PASSWORD 'ab'")[1] == ("'ab'",)  # 'ab' alone: too short
+
+
+def test_transcript_scrubs_an_echoed_secret(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gateway.recording import Recorder
+
+    recorder = Recorder(Path(str(tmp_path)), Ed25519PrivateKey.generate())
+    w = recorder.open("echo", protocol="postgres", user="alice")
+    w.statement(b"x", f"ALTER ROLE x PASSWORD {S}", verdict="allow")
+    w.result(tag="", error=f'syntax error at or near "{S}"', sqlstate="42601")
+    w.notice(f"it was {S}")
+    w.exec(f"psql -c \"ALTER ROLE x PASSWORD '{S}2'\"")
+    w.output("stdout", f"{S}2 echoed".encode())
+    w.close()
+    blob = b"".join(p.read_bytes() for p in Path(str(tmp_path)).rglob("*") if p.is_file())
+    assert S.encode() not in blob
+    assert b"[REDACTED:echoed]" in blob
