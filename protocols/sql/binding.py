@@ -125,6 +125,13 @@ def bound_functions(stmt: str, v: Node) -> tuple[list[list[str]], str, bool] | N
         if v.get("isDrop"):
             return None
         return _opclass_items(v.get("items", [])), ALWAYS_BINDS["CreateOpClassStmt"], True
+    if stmt == "AlterFunctionStmt":  # SUPPORT binds a planner support function
+        support = [
+            o for o in v.get("actions", []) if o.get("DefElem", {}).get("defname") == "support"
+        ]
+        if not support:
+            return None
+        return _defelem_names(support), "binds a planner support function", True
     if stmt == "CreateTrigStmt":
         names = _strings(v.get("funcname", []))
         return ([names] if names else []), _TRIGGER_BINDS, False
@@ -149,6 +156,19 @@ def bound_functions(stmt: str, v: Node) -> tuple[list[list[str]], str, bool] | N
         return _defelem_names(v.get("func_options", [])), reason, True
     # CreateAmStmt
     return [_strings(v.get("handler_name", []))], reason, True
+
+
+def shadows_catalog(search_path: str | None) -> bool:
+    """Does a search_path value name pg_catalog after another schema?
+
+    pg_catalog is searched first unless the path names it later; then a user's
+    ``public.=`` or ``public.lower`` wins over the built-in of the same name, and a use
+    that looks built-in is not. Every comma splits (a quoted schema name holding a comma
+    errs towards flagging)."""
+    if search_path is None:
+        return False
+    parts = [p.strip().strip('"').lower() for p in search_path.split(",")]
+    return parts[0] != "pg_catalog" and "pg_catalog" in parts[1:]
 
 
 def foreign_operator(name: list[Node]) -> str | None:

@@ -28,6 +28,7 @@ from protocols.sql.binding import (
     binds,
     constraint,
     function_entry,
+    shadows_catalog,
     sort_by,
     sub_link,
 )
@@ -101,10 +102,13 @@ def _func_call(call: Node, ctx: Ctx) -> None:
     if name == "set_config":
         args = call.get("args", [])
         setting = const_text(args[0]) if args else None
+        value = const_text(args[1]) if len(args) > 1 else None
         if setting is None:
             ctx.add(Category.UNKNOWN, "set_config with a computed setting name")
+        elif setting.lower() == "search_path" and value is None:
+            ctx.add(Category.UNKNOWN, "set_config of search_path to a computed value")
         else:
-            _setting(setting, const_text(args[1]) if len(args) > 1 else None, ctx)
+            _setting(setting, value, ctx)
         if ctx.binding:
             ctx.add(Category.CODE, BINDS_LATER)
         return
@@ -155,6 +159,8 @@ def _setting(raw_name: str, value: str | None, ctx: Ctx) -> None:
             ctx.add(Category.SESSION)
         else:
             ctx.add(Category.TAMPER, f"{name}: {T.TAMPER_SETTINGS[name]}")
+    elif name == "search_path" and shadows_catalog(value):
+        ctx.add(Category.UNKNOWN, "search_path puts pg_catalog late: user objects shadow built-ins")
     elif name in T.SESSION_SETTINGS or name.startswith(T.SESSION_PREFIXES):
         ctx.add(Category.SESSION)
     elif name in T.PRIVILEGE_SETTINGS:
@@ -499,13 +505,17 @@ def _bare_struct(v: Node, ctx: Ctx) -> bool:
         _func_call(v, ctx)
     elif "roletype" in v:
         _role_spec(v, ctx)
+    elif str(v.get("kind", "")).startswith("VAR_"):  # ALTER ROLE/DATABASE/SYSTEM ... SET
+        sub = Ctx(ctx.prepared_in)  # what it sets, not a change of this session's lexing
+        _variable_set(v, sub)
+        ctx.merge(sub.result(()))
     return False
 
 
 def _bare_struct_fields() -> frozenset[str]:
-    """Field names that hold a bare RangeVar/FuncCall/RoleSpec, read from pglast's AST
-    metadata (libpg_query's own struct definitions) rather than listed by hand."""
-    wanted = {"RangeVar*", "FuncCall*", "RoleSpec*"}
+    """Field names that hold a bare RangeVar/FuncCall/RoleSpec/VariableSetStmt, read from
+    pglast's AST metadata (libpg_query's own struct definitions), not listed by hand."""
+    wanted = {"RangeVar*", "FuncCall*", "RoleSpec*", "VariableSetStmt*"}
     fields: set[str] = set()
     for name in dir(pglast.ast):
         slots = getattr(getattr(pglast.ast, name), "__slots__", None)

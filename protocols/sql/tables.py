@@ -20,9 +20,10 @@ Rules the tables encode (decisions, with the reason):
   SET CONSTRAINTS. Two-phase commit (PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED) is
   ``admin``: it leaves a transaction holding locks beyond the session.
 * ``session``: SHOW, RESET ALL, DISCARD, DEALLOCATE, LISTEN/UNLISTEN, CLOSE, and SET /
-  RESET / ``set_config`` of a setting in ``SESSION_SETTINGS``. ``search_path`` is allowed:
-  shadowing a function needs CREATE FUNCTION, which is itself flagged ``code``, and
-  dangerous built-ins are matched by name whatever the schema.
+  RESET / ``set_config`` of a setting in ``SESSION_SETTINGS``. ``search_path`` is allowed
+  (dangerous built-ins are matched by name whatever the schema) unless it names
+  ``pg_catalog`` after another schema, or set_config computes it: then a user's function
+  or operator named like a built-in wins over it, so that is ``unknown``.
 * ``row_security`` is ``session``: turning it off makes queries that RLS would filter fail
   instead; it bypasses nothing. pg_dump's preamble is therefore all ``session`` except
   ``session_replication_role`` (--disable-triggers).
@@ -257,6 +258,7 @@ BINDING_STATEMENTS: frozenset[str] = frozenset(
         "CreateFdwStmt",
         "AlterFdwStmt",
         "CreateAmStmt",
+        "AlterFunctionStmt",
     ]
 )
 

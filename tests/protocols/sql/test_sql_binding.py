@@ -236,3 +236,48 @@ def test_builtin_operator_table_is_plausible() -> None:
 def test_function_forms_of_sensitive_catalogs_are_export(name: str) -> None:
     assert "export" in cats(f"SELECT * FROM pg_catalog.{name}()")
     assert "export" in cats(f"SELECT {name}()")
+
+
+# --------------------------------------------------------------------------- search_path
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SET search_path = public, pg_catalog",
+        "SET search_path TO app, PG_CATALOG",
+        "SET LOCAL search_path = public, pg_catalog, pg_temp",
+        "SELECT set_config('search_path', 'public, pg_catalog', false)",
+        "SELECT set_config('search_path', '\"$user\",public,\"pg_catalog\"', true)",
+        "ALTER ROLE bob SET search_path = public, pg_catalog",
+        "ALTER FUNCTION f() SET search_path = public, pg_catalog",
+    ],
+)
+def test_search_path_that_lets_user_objects_shadow_builtins_is_unknown(text: str) -> None:
+    """pg_catalog is searched first unless a search_path names it later: then a user's
+    ``public.=`` or ``public.lower`` wins over the built-in of that name, and the operator
+    check above (built-in names) would be fooled."""
+    result = classify_sql(text)
+    assert Category.UNKNOWN in result.categories, result
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SET search_path = public",
+        "SET search_path TO app, public",
+        'SET search_path = "$user", public',
+        "SET search_path = pg_catalog, public",
+        "SELECT pg_catalog.set_config('search_path', '', false)",
+        "SET search_path TO DEFAULT",
+        "RESET search_path",
+    ],
+)
+def test_ordinary_search_paths_stay_session(text: str) -> None:
+    assert classify_sql(text).benign
+
+
+def test_alter_function_support_binds_a_function() -> None:
+    assert {"code", "export"} <= cats("ALTER FUNCTION f(int) SUPPORT pg_read_file")
+    assert "code" in cats("ALTER FUNCTION f(int) SUPPORT my_support")
+    assert cats("ALTER FUNCTION f(int) IMMUTABLE") == {"ddl"}
