@@ -85,6 +85,12 @@ BUILTIN: tuple[Detector, ...] = (
         r"(?P<s>\$?'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s'\";&]+)",
         flags=_I,
     ),
+    _d(  # "password": "..." (JSON, YAML, a comment, a prompt and its answer on one line)
+        "password",
+        r"(?<![\w-])[\"']?(?:password|passwd|pwd)[\"']?[ \t]*:[ \t]*"
+        r"(?P<s>\"(?:[^\"\\]|\\.)*\"?|'(?:[^'\\]|\\.)*'?|[^\s,;}'\"]+)",
+        flags=_I,
+    ),
     _d("card", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])", _card),
 )
 
@@ -331,6 +337,8 @@ _MASK = "'[REDACTED:password]'"
 _LITERALS = frozenset({"SCONST", "USCONST"})
 #: Tokens after a PASSWORD keyword that supply no secret (``PASSWORD NULL``).
 _NO_SECRET = frozenset({"NULL_P"})
+#: Tokens that may sit between a password's name and its value.
+_BETWEEN = frozenset({"ASCII_61", "TO", "COLON_EQUALS", "EQUALS_GREATER", "ASCII_58"})
 #: How deep string literals are opened (a DO body holding an EXECUTE string...).
 _MAX_DEPTH = 4
 _UESCAPE = re.compile(r"\\(\\|[0-9A-Fa-f]{4}|\+[0-9A-Fa-f]{6})")
@@ -396,14 +404,17 @@ def _mask_level(sql: str, depth: int, found: list[str]) -> tuple[str, bool]:
     dynamic = False
     keep: set[int] = set()  # literals already rewritten (opened bodies, masked secrets)
     for i, tok in enumerate(tokens):
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         if _names_password(sql, tok):
+            j = i + 1  # the value, after any `=`, `TO`, `:=`, `=>` or `:`
+            while j < len(tokens) and tokens[j].name in _BETWEEN:
+                j += 1
+            nxt = tokens[j] if j < len(tokens) else None
             if nxt is not None and nxt.name in _LITERALS:
                 end = nxt.end + 1
                 if "\\" in sql[nxt.start : end]:
-                    end = next((t.start for t in tokens[i + 2 :] if t.name == "ASCII_59"), len(sql))
+                    end = next((t.start for t in tokens[j + 1 :] if t.name == "ASCII_59"), len(sql))
                 spans.append((nxt.start, end, _MASK))
-                keep.add(i + 1)
+                keep.add(j)
             elif (
                 depth > 0 and tok.name == "PASSWORD" and (nxt is None or nxt.name not in _NO_SECRET)
             ):

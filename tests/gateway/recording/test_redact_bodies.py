@@ -39,6 +39,14 @@ SQL_CASES = [
     f"CREATE USER MAPPING FOR me SERVER s OPTIONS (U&\"p\\0061ssword\" '{S}')",
     f"CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'h', password '{S}')",
     f"CREATE SUBSCRIPTION sub CONNECTION 'host=h password={S}' PUBLICATION p",
+    # a password-named setting, option or argument, whatever sits between name and value
+    f"SET \"app.password\" TO '{S}'",
+    f"SET app.password = '{S}'",
+    f"SELECT set_config('app.password', '{S}', false)",
+    f"SELECT login(password => '{S}')",
+    f"DO $$ DECLARE password text := '{S}'; BEGIN END $$",
+    f"COMMENT ON ROLE app IS 'password: {S}'",
+    f'SELECT \'{{"password": "{S}"}}\'::jsonb',
 ]
 
 
@@ -89,6 +97,8 @@ SHELL_CASES = [
     f"mysql --password={S} -h db",
     f"mysql --password {S} -h db",
     f"psql -c \"CREATE USER MAPPING FOR me SERVER s OPTIONS (password '{S}')\"",
+    f'curl -d \'{{"user": "app", "password": "{S}"}}\' https://api.example',
+    f"password: {S}",
 ]
 
 
