@@ -24,6 +24,24 @@ def cats(text: str) -> set[str]:
 
 #: (statement, categories it must carry at least)
 BINDS = [
+    # the function named as a string, old-style aggregates, nested in CREATE SCHEMA
+    ("CREATE OPERATOR ### (rightarg = text, function = 'pg_read_file')", {"export", "code"}),
+    (
+        "CREATE AGGREGATE a (BASETYPE = text, SFUNC = pg_read_file, STYPE = text)",
+        {"export", "code"},
+    ),
+    ("CREATE OPERATOR ### (rightarg = text, function = set_config)", {"unknown", "code"}),
+    (
+        "CREATE SCHEMA s CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW EXECUTE FUNCTION lo_manage(a)",
+        {"export", "code"},
+    ),
+    ("CREATE SCHEMA s CREATE VIEW v AS SELECT pg_read_file('/x')", {"export", "code"}),
+    (
+        "CREATE RULE \"_RETURN\" AS ON SELECT TO t DO INSTEAD SELECT pg_read_file('/x')",
+        {"export", "code"},
+    ),
+    ("CREATE TABLE t (a int) PARTITION BY RANGE ((pg_stat_file('x')))", {"export", "code"}),
+    ("EXPLAIN CREATE MATERIALIZED VIEW v AS SELECT pg_read_file('/x')", {"export", "code"}),
     # item 7's own examples
     ("CREATE OPERATOR ### (rightarg = text, function = pg_read_file)", {"export", "code"}),
     (
