@@ -636,6 +636,10 @@ class Recorder:
             self._dirs.add(path.parent)
         start_fields.setdefault("node", self.node)
         start_fields.setdefault("audit_key", self.key_id)
+        for key in ("reason", "agent"):  # the client chose these words: PGOPTIONS, SetEnv
+            value = start_fields.get(key)
+            if isinstance(value, str):
+                start_fields[key] = self.redactor.redact_text(value)
         try:
             writer.write(
                 "session_start",

@@ -91,9 +91,13 @@ def _grep(directory: Path, secrets: list[str]) -> list[str]:
 
 def test_postgres_plants_never_persist(gw: GatewayThread, caplog: pytest.LogCaptureFixture) -> None:
     secrets = [_secret(i) for i in range(len(PG_PLANTS))]
+    reason_secret = _secret(20)
     caplog.set_level(logging.DEBUG)
     refused = 0
-    with psycopg.connect(gw.dsn("carol", "trusty"), autocommit=True) as conn:
+    dsn = gw.dsn(
+        "carol", "trusty", options=f"-c airlock.reason=rotate\\\\ password={reason_secret}"
+    )
+    with psycopg.connect(dsn, autocommit=True) as conn:
         for template, secret in zip(PG_PLANTS, secrets, strict=True):
             try:
                 conn.execute(template.format(s=secret)).fetchall()
@@ -105,6 +109,7 @@ def test_postgres_plants_never_persist(gw: GatewayThread, caplog: pytest.LogCapt
     assert len(requests) >= 7
     state = gw.config.state_dir
     assert list(state.rglob("*.jsonl")) and list(state.rglob("*.db*"))
+    secrets.append(reason_secret)  # session_start and every request carry the reason
     assert _grep(state, secrets) == []
     assert _logged(caplog, secrets) == []
 
