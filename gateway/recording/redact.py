@@ -297,7 +297,7 @@ def _secrets(found: list[str]) -> tuple[str, ...]:
 
 
 #: Shorter masked values are not searched for in later text (too many false hits).
-_MIN_SECRET = 4
+_MIN_SECRET = 6
 
 
 def _unquoted(value: str) -> str:
