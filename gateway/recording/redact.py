@@ -441,8 +441,12 @@ def _mask_level(sql: str, depth: int, found: list[str]) -> tuple[str, bool]:
             for i, t in enumerate(tokens)
             if t.name in _LITERALS and i not in keep
         )
-        spans.sort()
-    for start, end, text in reversed(spans):
+    spans.sort()
+    kept: list[tuple[int, int, str]] = []
+    for span in spans:  # a literal masked to the end of its statement covers later ones
+        if not kept or span[0] >= kept[-1][1]:
+            kept.append(span)
+    for start, end, text in reversed(kept):
         if text == _MASK:
             found.append(sql[start:end])
         sql = sql[:start] + text + sql[end:]
