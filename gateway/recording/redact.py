@@ -82,13 +82,13 @@ BUILTIN: tuple[Detector, ...] = (
     _d(
         "password",
         r"(?<![A-Za-z0-9_])(?:PG)?(?:password|passwd|pwd)\s*=\s*"
-        r"(?P<s>\$?'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s'\";&]+)",
+        r"(?P<s>\$?'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|(?:[^\s'\";&]|&(?=[^\s&]))+)",
         flags=_I,
     ),
     _d(  # "password": "..." (JSON, YAML, a comment, a prompt and its answer on one line)
         "password",
         r"(?<![\w-])[\"']?(?:password|passwd|pwd)[\"']?[ \t]*:[ \t]*"
-        r"(?P<s>\"(?:[^\"\\]|\\.)*\"?|'(?:[^'\\]|\\.)*'?|[^\s,;}'\"]+)",
+        r"(?P<s>\"(?:[^\"\\]|\\.)*\"?|'(?:[^'\\]|\\.)*'?|[^\s'\"][^\s,;}'\"]*)",
         flags=_I,
     ),
     _d("card", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])", _card),
@@ -424,17 +424,19 @@ def _mask_level(sql: str, depth: int, found: list[str]) -> tuple[str, bool]:
             low = literal.lower()
             if "passw" not in low and "u&" not in low:
                 continue
-            keep.add(i)
             opened = _open_literal(literal, depth, found)
             if opened is None:  # cannot be opened exactly: mask it and what may follow
                 end = next((t.start for t in tokens[i + 1 :] if t.name == "ASCII_59"), len(sql))
                 spans.append((tok.start, end, _MASK))
+                keep.add(i)
                 dynamic = True
                 continue
             text, inner_dynamic = opened
             dynamic = dynamic or inner_dynamic
             if text != literal:
                 spans.append((tok.start, tok.end + 1, text))
+            if text != literal or inner_dynamic:  # a body: shown opened, not masked whole
+                keep.add(i)
     if dynamic:
         spans.extend(
             (t.start, t.end + 1, _MASK)
