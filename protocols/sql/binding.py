@@ -17,6 +17,7 @@ categories. Kept out of ``classify`` so that module stays the walk and the state
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from protocols.classification import Category
@@ -283,3 +284,53 @@ def binds(stmt: str, handler: Handler) -> Handler:
         return walked
 
     return handler_
+
+
+# --------------------------------------------------------------------------- code bodies
+
+
+def _body_calls() -> re.Pattern[str]:
+    """A call of any flagged function, by the tables' exact names, prefixes and parts."""
+    alts = [re.escape(n) for n in sorted(T.FUNCTIONS, key=len, reverse=True)]
+    alts += [re.escape(p) + r"\w*" for p, _ in T.FUNCTION_PREFIXES]
+    alts += [r"\w*" + re.escape(p) + r"\w*" for p, _ in T.FUNCTION_SUBSTRINGS]
+    alts.append("set_config")
+    return re.compile(r"(?<![\w$])(" + "|".join(alts) + r")\s*\(", re.IGNORECASE)
+
+
+_BODY_CALLS = _body_calls()
+_BODY_CATALOGS = re.compile(
+    r"(?<![\w$])(" + "|".join(sorted(T.SENSITIVE_CATALOGS)) + r")(?![\w$])", re.IGNORECASE
+)
+
+
+def body_text(options: list[Node]) -> str:
+    """The code of a CREATE FUNCTION (``AS '...'``) or DO block, '' when there is none."""
+    for opt in options:
+        elem = opt.get("DefElem", {})
+        if elem.get("defname") == "as":
+            arg = elem.get("arg", {})
+            items = arg["List"].get("items", []) if "List" in arg else [arg]
+            return "\n".join(str(i["String"].get("sval", "")) for i in items if "String" in i)
+    return ""
+
+
+def body_entries(body: str) -> list[T.Entry]:
+    """What a code body's text calls or reads, matched by name anywhere in it (dynamic SQL
+    strings and comments included: the body is code already, this only says what more it
+    does, so that a policy that lets ``code`` through still reviews an ``export``).
+
+    A function body runs on every later call, and ``SELECT f()`` looks like a read; a DO
+    body runs now. Names built at run time are not seen: the body stays ``code``.
+    """
+    out: list[T.Entry] = []
+    for m in _BODY_CALLS.finditer(body):
+        name = m.group(1).lower()
+        entry = function_entry(name)
+        if name == "set_config":
+            out.append(((Category.PRIVILEGE,), "the body calls set_config (it can set the role)"))
+        elif entry is not None:
+            out.append((entry[0], f"the body calls {name}: {entry[1]}"))
+    for m in _BODY_CATALOGS.finditer(body):
+        out.append(((Category.EXPORT,), f"the body reads {m.group(1).lower()} (holds secrets)"))
+    return out

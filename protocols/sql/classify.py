@@ -26,6 +26,8 @@ from protocols.sql import tables as T
 from protocols.sql.binding import (
     a_expr,
     binds,
+    body_entries,
+    body_text,
     constraint,
     function_entry,
     shadows_catalog,
@@ -373,6 +375,8 @@ def _create_function(v: Node, ctx: Ctx) -> bool:
     options = v.get("options", [])
     if _security_definer(options):
         ctx.add(Category.PRIVILEGE, "SECURITY DEFINER runs with the owner's privileges")
+    for entry in body_entries(body_text(options)):
+        ctx.add_entry(entry)
     for opt in options:
         elem = opt.get("DefElem", {})
         if elem.get("defname") == "language":
@@ -386,6 +390,13 @@ def _alter_function(v: Node, ctx: Ctx) -> bool:
     ctx.add(Category.DDL, "changes the schema")
     if _security_definer(v.get("actions", [])):
         ctx.add(Category.PRIVILEGE, "SECURITY DEFINER runs with the owner's privileges")
+    return False
+
+
+def _do(v: Node, ctx: Ctx) -> bool:
+    ctx.add_entry(T.STATEMENTS["DoStmt"])
+    for entry in body_entries(body_text(v.get("args", []))):
+        ctx.add_entry(entry)
     return False
 
 
@@ -459,6 +470,7 @@ _STATEMENT_HANDLERS: dict[str, Handler | None] = {
     "DropStmt": _drop,
     "AlterTableStmt": _alter_table,
     "CreateFunctionStmt": _create_function,
+    "DoStmt": _do,
     "AlterFunctionStmt": _alter_function,
     "VacuumStmt": _vacuum,
     "CreateTableAsStmt": _create_table_as,

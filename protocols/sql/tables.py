@@ -46,6 +46,10 @@ Rules the tables encode (decisions, with the reason):
   rule, policy, trigger WHEN, statistics: anything not in ``RUNS_NOW``) is also ``code``:
   after one approval, the later INSERT or SELECT that runs it would look benign.
   ``protocols.sql.binding`` reads the names.
+* A code body (CREATE FUNCTION/PROCEDURE ``AS '...'``, DO) also takes the categories of
+  the flagged functions and sensitive catalogs its text names (``protocols.sql.binding``,
+  by name, strings and comments included): a function body runs on every later call,
+  which looks like a read, so a policy that lets ``code`` through still reviews them.
 * An operator that is not one of PostgreSQL 15's built-in operator names
   (``protocols.sql.operators``, generated from ``pg_operator``), or one qualified with a
   schema other than ``pg_catalog``, is ``unknown``: it may run any function. A user
@@ -212,6 +216,7 @@ SPECIAL: frozenset[str] = frozenset(
         "AlterFunctionStmt",
         "GrantRoleStmt",
         "CreateRoleStmt",
+        "DoStmt",
     ]
 )
 

@@ -299,3 +299,51 @@ def test_alter_function_support_binds_a_function() -> None:
     assert {"code", "export"} <= cats("ALTER FUNCTION f(int) SUPPORT pg_read_file")
     assert "code" in cats("ALTER FUNCTION f(int) SUPPORT my_support")
     assert cats("ALTER FUNCTION f(int) IMMUTABLE") == {"ddl"}
+
+
+# --------------------------------------------------------------------------- code bodies
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (
+            "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT pg_read_file('/etc/passwd') $$",
+            {"code", "export", "admin"},
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN PG_READ_FILE('/x'); END $$",
+            {"code", "export"},
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS 'BEGIN PERFORM lo_export(1, ''/tmp/x''); END'",
+            {"code", "export", "admin"},
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS SETOF text LANGUAGE sql AS 'SELECT rolpassword FROM pg_authid'",
+            {"code", "export"},
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'SELECT pg_ls_dir(''/'')'; END $$",
+            {"code", "export"},
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM set_config('role', 'postgres', false); END $$",
+            {"code", "privilege"},
+        ),
+        ("DO $$ BEGIN PERFORM pg_terminate_backend(42); END $$", {"code", "admin"}),
+        ("DO $$ BEGIN PERFORM dblink_exec('host=x', 'DROP TABLE t'); END $$", {"code", "export"}),
+        ("CREATE PROCEDURE p() LANGUAGE sql AS $$ SELECT pg_reload_conf() $$", {"code", "admin"}),
+    ],
+)
+def test_code_bodies_carry_the_calls_they_make(text: str, want: set[str]) -> None:
+    """A function body runs on every later call (SELECT f() looks like a read); a DO body
+    runs now but is opaque: both carry the flagged calls their text makes."""
+    assert want <= cats(text), classify_sql(text)
+
+
+def test_plain_bodies_stay_code() -> None:
+    assert cats("CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS $$ SELECT a + 1 $$") == {
+        "code"
+    }
+    assert cats("DO $$ BEGIN RAISE NOTICE 'reading a file'; END $$") == {"code"}
