@@ -371,7 +371,7 @@ class TranscriptWriter:
         tpl = rec._templates.get(tag)
         if tpl is None:
             count = tag.rsplit(" ", 1)[-1]
-            rows = int(count) if count.isdigit() else None
+            rows = int(count) if count.isascii() and count.isdigit() else None  # not "²"
             tpl = rec._template(
                 tag,
                 {"type": "result", "tag": tag, "rows": rows, "sqlstate": None, "error": None},
