@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from protocols.sql import LexingState
+from protocols.sql.binding import shadows_catalog
 
 #: Settings a client may set at startup. Lowercased names (the server folds them too).
 PASSABLE = frozenset(
@@ -132,6 +133,12 @@ def resolve(params: dict[str, str]) -> StartupSettings:
                     "standard_conforming_strings=off is refused: Airlock cannot classify "
                     "statements lexed with non-standard strings"
                 )
+        elif key == "search_path" and shadows_catalog(value):
+            raise StartupRefused(
+                "a search_path with pg_catalog after another schema is refused: user "
+                "functions and operators would shadow the built-ins; set it with SET after "
+                "connecting, where policy sees it"
+            )
         elif key == "client_encoding":
             lexing = LexingState(True, value)
             if not lexing.modelable:
