@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.config import ConfigError
+from gateway.config_table import ConfigError
 from gateway.model import Action, ActionKind, Decision, Protocol, ReviewMode, Session, Verdict
 from protocols.classification import BENIGN, Category, Classification
 

@@ -339,7 +339,7 @@ class PostgresGateway:
         key = (upstream.pid, secret)
         started = time.time()
         try:
-            await self.store.session_started(session_row(session, started))
+            await self.store.session_started(SessionRow.opened(session, started))
             ctx.recorder = self.recorder_factory(session) if self.recorder_factory else None
             if isinstance(ctx.recorder, TranscriptWriter):
                 # Lines reach the kernel in one write per client read, before forwarding.
@@ -457,27 +457,6 @@ def _result_recorder(ctx: SessionContext) -> Callable[[int, bytes, float], None]
             log.exception("cannot record a result")
 
     return on_result
-
-
-def session_row(session: Session, started: float) -> SessionRow:
-    return SessionRow(
-        id=session.id,
-        protocol=session.protocol.value,
-        user=session.identity.user,
-        groups=tuple(sorted(session.identity.groups)),
-        target=session.target,
-        client_addr=session.client_addr,
-        agent=session.agent,
-        node=session.node,
-        started_at=started,
-        ended_at=None,
-        bytes_in=0,
-        bytes_out=0,
-        statements=0,
-        head_seq=0,
-        head_hash="",
-        token_id=session.identity.token_id,
-    )
 
 
 async def _read_client_message(reader: asyncio.StreamReader) -> tuple[int, bytes]:

@@ -28,11 +28,11 @@ from gateway.identity.sessions import SessionRegistry
 from gateway.identity.throttle import Throttled
 from gateway.limits import ConnectionLimiter
 from gateway.model import Identity, Protocol, Session
-from gateway.postgres.listener import session_row as _row
-from gateway.ssh.channel import EXIT_GATEWAY, GatewayChannel
+from gateway.ssh.channel import GatewayChannel
 from gateway.ssh.connection import SshConnection
 from gateway.ssh.forward import open_forward
-from gateway.store.base import Store
+from gateway.ssh.session_channel import EXIT_GATEWAY
+from gateway.store.base import SessionRow, Store
 
 CLIENT_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
 
@@ -301,7 +301,8 @@ class SshGateway:
         started = self._started[session.id] = time.time()
         metrics.session_started("ssh", session.target)
         if self.store is not None:
-            self._later(self._store_call(self.store.session_started(_row(session, started))))
+            row = SessionRow.opened(session, started)
+            self._later(self._store_call(self.store.session_started(row)))
 
     def session_ended(self, session: Session, recorder: TranscriptWriter | None) -> None:
         self._started.pop(session.id, None)
