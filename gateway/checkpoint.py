@@ -90,22 +90,13 @@ def classify(action: Action, ctx: SessionContext) -> Classification:
 #: a policy reload needs no flush. Single-threaded: only the event loop touches it.
 SQL_CACHE = SqlClassifierCache(8192)
 
-#: Test and benchmark hook: awaited before deciding (the seam's "only this session waits").
-DelayHook = Callable[[SessionContext, Action], Awaitable[None]]
-
 _CACHE_LIMIT = 512
 
 
 class Checkpoint:
-    def __init__(
-        self,
-        policy: Policy,
-        reviewer: Reviewer | None = None,
-        delay: DelayHook | None = None,
-    ) -> None:
+    def __init__(self, policy: Policy, reviewer: Reviewer | None = None) -> None:
         self.policy = policy
         self.reviewer: Reviewer = reviewer or RefuseAllReviews()
-        self.delay = delay
 
     def replace_policy(self, policy: Policy) -> None:
         """Atomic swap on reload: statements decided after this see the new policy."""
@@ -123,10 +114,8 @@ class Checkpoint:
         # statement once the name is redefined.
         key = (action.raw, ctx.lexing, self.policy.version)
         cached = ctx.cache.get(key) if action.classification is None else None
-        if cached is not None and self.delay is None:
+        if cached is not None:
             return self._finish(ctx, action, cached, None)
-        if self.delay is not None:
-            return self._delayed(ctx, action, key)
         try:
             classification = classify(action, ctx)
             verdict = self.policy.evaluate(ctx.session, action, classification)
@@ -143,22 +132,6 @@ class Checkpoint:
     async def decide(self, ctx: SessionContext, action: Action) -> Outcome:
         result = self.check(ctx, action)
         return result if isinstance(result, Outcome) else await result
-
-    async def _delayed(
-        self, ctx: SessionContext, action: Action, key: tuple[bytes, LexingState, int]
-    ) -> Outcome:
-        try:
-            assert self.delay is not None
-            await self.delay(ctx, action)
-            classification = classify(action, ctx)
-            verdict = self.policy.evaluate(ctx.session, action, classification)
-        except Exception as exc:
-            return self._failed(exc)
-        if verdict.decision is Decision.REVIEW:
-            return await self._review(ctx, action, classification, verdict)
-        allowed = verdict.decision is Decision.ALLOW
-        message = "" if allowed else f"airlock: denied by rule {verdict.rule}: {verdict.reason}"
-        return self._finish(ctx, action, Outcome(allowed, classification, verdict, message), None)
 
     async def _review(
         self, ctx: SessionContext, action: Action, classification: Classification, verdict: Verdict

@@ -13,13 +13,13 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from gateway.checkpoint import SessionContext
-from gateway.model import Action
 from tests.support.ssh_gateway import PASSWORD, Gw, run, ssh_gateway
 from tests.support.sshd import Sshd, run_sshd
 
 POLICY = {
     "rules": [
+        # The second held session of test_review_holds_one_session_while_others_flow.
+        {"name": "stall", "decision": "review", "text": r"^echo stalled$"},
         # Let the tests produce exit statuses and signals with plain commands.
         {
             "name": "exit-codes",
@@ -36,14 +36,6 @@ POLICY = {
     ]
 }
 
-_gate = asyncio.Event()
-
-
-async def _delay(ctx: SessionContext, action: Action) -> None:
-    """Stall only the session that runs `echo stalled` until the test releases it."""
-    if action.text == "echo stalled":
-        await _gate.wait()
-
 
 @pytest.fixture(scope="module")
 def sshd() -> Iterator[Sshd]:
@@ -53,7 +45,7 @@ def sshd() -> Iterator[Sshd]:
 
 @pytest.fixture(scope="module")
 async def gw(sshd: Sshd) -> AsyncIterator[Gw]:
-    async with ssh_gateway(sshd, POLICY, delay=_delay) as g:
+    async with ssh_gateway(sshd, POLICY) as g:
         yield g
 
 
@@ -215,7 +207,7 @@ async def test_only_allowlisted_env_passes_and_reason_reaches_checkpoint(gw: Gw)
     )
     rc, out, err = await run(argv)
     assert (rc, out) == (0, b"|C.UTF-8|C|rotate-keys\n"), err
-    ctx = next(c for c, a in reversed(gw.delays) if a.text.startswith('echo "$FOO'))
+    ctx = next(c for c, a in reversed(gw.checked) if a.text.startswith('echo "$FOO'))
     assert ctx.session.reason == "rotate-keys"
     assert ctx.session.identity.user == "agent" and ctx.session.target == "box"
 
@@ -232,11 +224,12 @@ async def test_review_holds_one_session_while_others_flow(gw: Gw) -> None:
     assert proc.stderr is not None and proc.stdout is not None
     line = await asyncio.wait_for(proc.stderr.readline(), 30)
     assert b"held for approval, request req-" in line
+    release = gw.reviewer.hold("echo stalled")
     stalled = asyncio.ensure_future(run(gw.ssh_argv("agent", "echo stalled")))
     others = await asyncio.gather(*(run(gw.ssh_argv("agent", f"echo {i}")) for i in range(100)))
     assert [out for _, out, _ in others] == [f"{i}\n".encode() for i in range(100)]
     assert not stalled.done()
-    _gate.set()
+    release.set_result(True)
     assert (await stalled)[:2] == (0, b"stalled\n")
     assert proc.returncode is None  # still held
     decision.set_result(True)

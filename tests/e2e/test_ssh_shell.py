@@ -123,7 +123,7 @@ async def open_bash(gw: Gw) -> Terminal:
 
 
 def lines_seen(gw: Gw) -> list[str]:
-    return [a.text for _, a in gw.delays if a.kind is ActionKind.SHELL_LINE]
+    return [a.text for _, a in gw.checked if a.kind is ActionKind.SHELL_LINE]
 
 
 def victim(sshd: Sshd) -> Path:
