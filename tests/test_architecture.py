@@ -8,6 +8,8 @@ dependency, it only moves the failure from import time to the first call.
 from __future__ import annotations
 
 import ast
+import re
+import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -151,3 +153,13 @@ def test_no_module_imports_sqlglot() -> None:
         if any(d.split(".")[0] == "sqlglot" for d in _imported(name, path, is_package))
     )
     assert users == []
+
+
+def test_sqlglot_is_a_test_dependency_only() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.split(r"[<>=\[ ;]", r, maxsplit=1)[0].lower() for r in requirements}
+
+    assert "sqlglot" not in names(project["dependencies"])
+    assert "sqlglot" in names(project["optional-dependencies"]["test"])

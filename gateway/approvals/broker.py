@@ -109,7 +109,6 @@ class Broker:
         self._retry_ctx: dict[str, SessionContext] = {}  # retry-mode requests made here
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
-        self._final: dict[str, asyncio.Event] = {}  # wait_final() watchers
         self._closing: str | None = None  # set by withdraw_all (SIGTERM drain): why
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -589,9 +588,6 @@ class Broker:
                     },
                 )
         self._wake(doc)
-        watcher = self._final.get(doc["id"])
-        if watcher is not None:
-            watcher.set()
         publish = getattr(self.store, "publish", None)
         if publish is not None:
             try:
@@ -618,19 +614,6 @@ class Broker:
                 doc.get("decision_reason", ""),
                 approvals=doc.get("approvals", []),
             )
-
-    async def wait_final(self, request_id: str, limit_s: float) -> dict[str, Any]:
-        """The request once it reaches a final state through this broker (tests, tooling)."""
-        event = self._final.setdefault(request_id, asyncio.Event())
-        try:
-            doc = await self.store.get("request", request_id)
-            if doc is None or doc["state"] not in FINAL:
-                await asyncio.wait_for(event.wait(), limit_s)
-                doc = await self.store.get("request", request_id)
-        finally:
-            self._final.pop(request_id, None)
-        assert doc is not None
-        return doc
 
     async def on_decision(self, request_id: str) -> None:
         """A decision made elsewhere (another node, via the store's pub/sub): re-read, wake."""
