@@ -10,15 +10,14 @@ import asyncio
 import os
 import pwd
 import re
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from gateway.model import ActionKind
 from tests.support.ssh_gateway import Gw, run, ssh_gateway
-from tests.support.sshd import Sshd, run_sshd
+from tests.support.sshd import Sshd
 
 POLICY = {
     "rules": [
@@ -33,12 +32,6 @@ POLICY = {
     ]
 }
 PROMPT = re.compile(rb"(bash-[0-9.]+\$|\$) $")
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    with run_sshd(Path(tempfile.mkdtemp(prefix="airlock-sshd-"))) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -240,12 +233,14 @@ async def test_held_line_waits_for_approval_and_so_does_later_input(gw: Gw) -> N
     await term.close()
 
 
-async def test_transcript_records_terminal_but_never_echo_off_input(sshd: Sshd) -> None:
+async def test_transcript_records_terminal_but_never_echo_off_input(
+    sshd: Sshd, tmp_path: Path
+) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from gateway.recording.writer import Recorder
 
-    directory = Path(tempfile.mkdtemp(prefix="airlock-rec-"))
+    directory = tmp_path / "transcripts"
     recorder = Recorder(directory, Ed25519PrivateKey.generate())
     policy = {
         "rules": [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -185,3 +186,4 @@ async def ssh_gateway(
         yield Gw(port, gateway, config, reviewer, client_path, known, directory, checkpoint.checked)
     finally:
         await gateway.close()
+        shutil.rmtree(directory, ignore_errors=True)
