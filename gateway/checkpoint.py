@@ -23,13 +23,40 @@ if TYPE_CHECKING:
 log = logging.getLogger("airlock.checkpoint")
 
 
-class Recorder(Protocol):
-    """What the checkpoint needs from a transcript writer (gateway.recording.writer)."""
+class SessionTranscript(Protocol):
+    """What the checkpoint, the broker and the listeners use of one session's transcript
+    (gateway.recording.writer.TranscriptWriter)."""
+
+    #: True once the session ended and its transcript was closed.
+    closed: bool
 
     def write(self, event_type: str, **fields: Any) -> str: ...
 
     def decided(self, action: Action, outcome: Outcome) -> None:
         """Record the statement event of one decision (raises if it cannot)."""
+
+    def approval(
+        self, request_id: str, state: str, *, by: str = "", reason: str = "", **extra: object
+    ) -> str:
+        """Record a step of an approval request (requested, approved, denied, ...)."""
+
+    def result(
+        self,
+        *,
+        tag: str = "",
+        rows: int | None = None,
+        duration_ms: float = 0.0,
+        sqlstate: str | None = None,
+        error: str | None = None,
+        **extra: object,
+    ) -> str:
+        """Record how a statement ended, as the server reported it."""
+
+    def completed(self, tag: str, duration_ms: float) -> None:
+        """Record a statement that completed with this command tag."""
+
+    def close(self, **fields: object) -> tuple[int, str]:
+        """End the transcript; returns its head (sequence number, hash)."""
 
 
 class Reviewer(Protocol):
@@ -49,7 +76,7 @@ class SessionContext:
     """Per-session state the checkpoint reads: who, the transcript, and SQL lexing state."""
 
     session: Session
-    recorder: Recorder | None = None
+    recorder: SessionTranscript | None = None
     notify: Notify = _no_notify
     lexing: LexingState = field(default_factory=LexingState)
     prepared: dict[str, Classification] = field(default_factory=dict)

@@ -115,9 +115,7 @@ class Broker:
     async def start(self) -> None:
         """Withdraw requests whose session died, subscribe to decisions, start the sweeper."""
         await self.recover()
-        subscribe = getattr(self.store, "subscribe", None)
-        if subscribe is not None:
-            await subscribe(DECISIONS_CHANNEL, self._on_notify)
+        await self.store.subscribe(DECISIONS_CHANNEL, self._on_notify)
         self._sweeper = asyncio.create_task(self._sweep_loop(), name="airlock-approvals-sweep")
 
     async def stop(self) -> None:
@@ -435,13 +433,10 @@ class Broker:
     def _record(
         ctx: SessionContext | None, rid: str, state: str, by: str, reason: str, **extra: Any
     ) -> None:
-        if ctx is None or ctx.recorder is None:
-            return
-        approval = getattr(ctx.recorder, "approval", None)
-        if approval is None or getattr(ctx.recorder, "closed", False):
+        if ctx is None or ctx.recorder is None or ctx.recorder.closed:
             return  # the session (and its transcript) ended first: a withdrawal after a hangup
         try:
-            approval(rid, state, by=by, reason=reason, **extra)
+            ctx.recorder.approval(rid, state, by=by, reason=reason, **extra)
         except Exception:
             log.exception("could not record approval event for %s", rid)
 
@@ -588,12 +583,10 @@ class Broker:
                     },
                 )
         self._wake(doc)
-        publish = getattr(self.store, "publish", None)
-        if publish is not None:
-            try:
-                await publish(DECISIONS_CHANNEL, doc["id"])
-            except Exception:
-                log.exception("could not publish decision of %s", doc["id"])
+        try:
+            await self.store.publish(DECISIONS_CHANNEL, doc["id"])
+        except Exception:
+            log.exception("could not publish decision of %s", doc["id"])
         url = self.approval_url(doc["id"])
         for notifier in self.notifiers:
             self._spawn(

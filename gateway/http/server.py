@@ -121,13 +121,11 @@ async def metrics(request: web.Request) -> web.Response:
 def default_slack_resolver(config: Config, authenticator: Authenticator) -> SlackResolver:
     """Slack user id -> identity: the identity module's directory first, then the config map."""
     users = parse_approvals(config.raw.get("approvals", {})).slack.users
-    lookup = getattr(authenticator, "approver_for_slack", None)
 
     async def resolve(slack_user: str) -> Identity | None:
-        if lookup is not None:
-            found: Identity | None = await lookup(slack_user)
-            if found is not None:
-                return found
+        found = await authenticator.approver_for_slack(slack_user)
+        if found is not None:
+            return found
         name = users.get(slack_user)
         return await authenticator.identity(name) if name else None
 

@@ -37,11 +37,9 @@ from gateway.store.base import SessionRow, Store
 CLIENT_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
 
 if TYPE_CHECKING:
-    from gateway.recording.writer import TranscriptWriter
+    from gateway.recording.writer import TranscriptFactory, TranscriptWriter
 
 log = logging.getLogger("airlock.ssh")
-
-RecorderFactory = Callable[[Session], "TranscriptWriter | None"]
 
 
 def split_login(login: str) -> tuple[str, str | None]:
@@ -267,7 +265,7 @@ class SshGateway:
         config: Config,
         authenticator: Authenticator,
         checkpoint: Checkpoint,
-        recorder_factory: RecorderFactory | None = None,
+        recorder_factory: TranscriptFactory | None = None,
         host_key: asyncssh.SSHKey | Path | None = None,
         store: Store | None = None,
         sessions: SessionRegistry | None = None,

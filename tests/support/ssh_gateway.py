@@ -20,7 +20,8 @@ from gateway.identity.authenticator import Authenticator
 from gateway.identity.passwords import make_verifier
 from gateway.model import Action, Outcome, Verdict
 from gateway.policy import Policy, default_policy, load_policy
-from gateway.ssh.server import RecorderFactory, SshGateway
+from gateway.recording.writer import TranscriptFactory
+from gateway.ssh.server import SshGateway
 from protocols.classification import Classification
 from tests.support.sshd import Sshd, write_key
 
@@ -135,7 +136,7 @@ async def ssh_gateway(
     sshd: Sshd,
     policy_raw: Mapping[str, Any] | None = None,
     target_extra: Mapping[str, Any] | None = None,
-    recorder_factory: RecorderFactory | None = None,
+    recorder_factory: TranscriptFactory | None = None,
 ) -> AsyncIterator[Gw]:
     directory = Path(tempfile.mkdtemp(prefix="airlock-gw-"))
     client = asyncssh.generate_private_key("ssh-ed25519")
