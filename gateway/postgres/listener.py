@@ -21,7 +21,7 @@ from gateway.config import Config, Target, is_loopback
 from gateway.identity.authenticator import Authenticator
 from gateway.identity.sessions import SessionRegistry
 from gateway.limits import ConnectionLimiter
-from gateway.model import Identity, Protocol, Session, SessionStats
+from gateway.model import Identity, Session, SessionStats, WireProtocol
 from gateway.postgres import upstream as up
 from gateway.postgres.relay import PgRelay
 from gateway.postgres.startup import StartupRefused, resolve
@@ -307,7 +307,7 @@ class PostgresGateway:
             raise
         session = Session(
             id=secrets.token_hex(8),
-            protocol=Protocol.POSTGRES,
+            protocol=WireProtocol.POSTGRES,
             identity=identity,
             target=target.name,
             client_addr=client_addr,

@@ -27,7 +27,7 @@ from gateway.identity.authenticator import Authenticator
 from gateway.identity.sessions import SessionRegistry
 from gateway.identity.throttle import Throttled
 from gateway.limits import ConnectionLimiter
-from gateway.model import Identity, Protocol, Session
+from gateway.model import Identity, Session, WireProtocol
 from gateway.ssh.channel import GatewayChannel
 from gateway.ssh.connection import SshConnection
 from gateway.ssh.forward import open_forward
@@ -191,7 +191,7 @@ class _Server(asyncssh.SSHServer):
         peer = self.conn.get_extra_info("peername") or ("", 0)
         session = Session(
             id=uuid.uuid4().hex,
-            protocol=Protocol.SSH,
+            protocol=WireProtocol.SSH,
             identity=self.identity,
             target=target.name,
             client_addr=f"{peer[0]}:{peer[1]}",
