@@ -67,6 +67,9 @@ class Notifier(Protocol):
 
     async def request_decided(self, doc: dict[str, Any], url: str) -> None: ...
 
+    async def close(self) -> None:
+        """Release the channel's connections (the broker stops)."""
+
 
 def window_categories(classification: Classification) -> list[str]:
     """Categories a grant window must cover: the non-benign ones (all, if only benign)."""
@@ -128,9 +131,7 @@ class Broker:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         for notifier in self.notifiers:
-            close = getattr(notifier, "close", None)
-            if close is not None:
-                await close()
+            await notifier.close()
 
     async def recover(self) -> int:
         """A pending hold on this node died with the old process; elsewhere, check sessions."""

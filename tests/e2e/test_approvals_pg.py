@@ -46,6 +46,9 @@ class Decisions:
         self.final[doc["id"]] = doc
         self._events.setdefault(doc["id"], asyncio.Event()).set()
 
+    async def close(self) -> None:
+        return None
+
     async def wait(self, request_id: str, limit_s: float) -> dict[str, Any]:
         event = self._events.setdefault(request_id, asyncio.Event())
         await asyncio.wait_for(event.wait(), limit_s)
