@@ -24,13 +24,40 @@ if TYPE_CHECKING:
 log = logging.getLogger("airlock.checkpoint")
 
 
-class Recorder(Protocol):
-    """What the checkpoint needs from a transcript writer (gateway.recording.writer)."""
+class SessionTranscript(Protocol):
+    """What the checkpoint, the broker and the listeners use of one session's transcript
+    (gateway.recording.writer.TranscriptWriter)."""
+
+    #: True once the session ended and its transcript was closed.
+    closed: bool
 
     def write(self, event_type: str, **fields: Any) -> str: ...
 
     def decided(self, action: Action, outcome: Outcome) -> None:
         """Record the statement event of one decision (raises if it cannot)."""
+
+    def approval(
+        self, request_id: str, state: str, *, by: str = "", reason: str = "", **extra: object
+    ) -> str:
+        """Record a step of an approval request (requested, approved, denied, ...)."""
+
+    def result(
+        self,
+        *,
+        tag: str = "",
+        rows: int | None = None,
+        duration_ms: float = 0.0,
+        sqlstate: str | None = None,
+        error: str | None = None,
+        **extra: object,
+    ) -> str:
+        """Record how a statement ended, as the server reported it."""
+
+    def completed(self, tag: str, duration_ms: float) -> None:
+        """Record a statement that completed with this command tag."""
+
+    def close(self, **fields: object) -> tuple[int, str]:
+        """End the transcript; returns its head (sequence number, hash)."""
 
 
 class Reviewer(Protocol):
@@ -50,7 +77,7 @@ class SessionContext:
     """Per-session state the checkpoint reads: who, the transcript, and SQL lexing state."""
 
     session: Session
-    recorder: Recorder | None = None
+    recorder: SessionTranscript | None = None
     notify: Notify = _no_notify
     lexing: LexingState = field(default_factory=LexingState)
     prepared: dict[str, Classification] = field(default_factory=dict)
@@ -117,22 +144,13 @@ def classify_stateful(
 #: a policy reload needs no flush. Single-threaded: only the event loop touches it.
 SQL_CACHE = SqlClassifierCache(8192)
 
-#: Test and benchmark hook: awaited before deciding (the seam's "only this session waits").
-DelayHook = Callable[[SessionContext, Action], Awaitable[None]]
-
 _CACHE_LIMIT = 512
 
 
 class Checkpoint:
-    def __init__(
-        self,
-        policy: Policy,
-        reviewer: Reviewer | None = None,
-        delay: DelayHook | None = None,
-    ) -> None:
+    def __init__(self, policy: Policy, reviewer: Reviewer | None = None) -> None:
         self.policy = policy
         self.reviewer: Reviewer = reviewer or RefuseAllReviews()
-        self.delay = delay
 
     def replace_policy(self, policy: Policy) -> None:
         """Atomic swap on reload: statements decided after this see the new policy."""
@@ -153,10 +171,8 @@ class Checkpoint:
         uncacheable = stateful or action.classification is not None
         key = None if uncacheable else (action.raw, ctx.lexing, self.policy.version)
         cached = ctx.cache.get(key) if key is not None else None
-        if cached is not None and self.delay is None:
+        if cached is not None:
             return self._finish(ctx, action, cached, None)
-        if self.delay is not None:
-            return self._delayed(ctx, action)
         try:
             classification, after = classify_stateful(action, ctx)
             verdict = self.policy.evaluate(ctx.session, action, classification)
@@ -173,21 +189,6 @@ class Checkpoint:
     async def decide(self, ctx: SessionContext, action: Action) -> Outcome:
         result = self.check(ctx, action)
         return result if isinstance(result, Outcome) else await result
-
-    async def _delayed(self, ctx: SessionContext, action: Action) -> Outcome:
-        try:
-            assert self.delay is not None
-            await self.delay(ctx, action)
-            classification, after = classify_stateful(action, ctx)
-            verdict = self.policy.evaluate(ctx.session, action, classification)
-        except Exception as exc:
-            return self._failed(exc)
-        if verdict.decision is Decision.REVIEW:
-            return await self._review(ctx, action, classification, verdict, after)
-        allowed = verdict.decision is Decision.ALLOW
-        message = "" if allowed else f"airlock: denied by rule {verdict.rule}: {verdict.reason}"
-        outcome = Outcome(allowed, classification, verdict, message)
-        return _advance(ctx, after, self._finish(ctx, action, outcome, None))
 
     async def _review(
         self,

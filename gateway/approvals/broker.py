@@ -67,6 +67,9 @@ class Notifier(Protocol):
 
     async def request_decided(self, doc: dict[str, Any], url: str) -> None: ...
 
+    async def close(self) -> None:
+        """Release the channel's connections (the broker stops)."""
+
 
 def window_categories(classification: Classification) -> list[str]:
     """Categories a grant window must cover: the non-benign ones (all, if only benign)."""
@@ -109,16 +112,13 @@ class Broker:
         self._retry_ctx: dict[str, SessionContext] = {}  # retry-mode requests made here
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
-        self._final: dict[str, asyncio.Event] = {}  # wait_final() watchers
         self._closing: str | None = None  # set by withdraw_all (SIGTERM drain): why
 
     # --- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         """Withdraw requests whose session died, subscribe to decisions, start the sweeper."""
         await self.recover()
-        subscribe = getattr(self.store, "subscribe", None)
-        if subscribe is not None:
-            await subscribe(DECISIONS_CHANNEL, self._on_notify)
+        await self.store.subscribe(DECISIONS_CHANNEL, self._on_notify)
         self._sweeper = asyncio.create_task(self._sweep_loop(), name="airlock-approvals-sweep")
 
     async def stop(self) -> None:
@@ -131,9 +131,7 @@ class Broker:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         for notifier in self.notifiers:
-            close = getattr(notifier, "close", None)
-            if close is not None:
-                await close()
+            await notifier.close()
 
     async def recover(self) -> int:
         """A pending hold on this node died with the old process; elsewhere, check sessions."""
@@ -437,13 +435,10 @@ class Broker:
     def _record(
         ctx: SessionContext | None, rid: str, state: str, by: str, reason: str, **extra: Any
     ) -> None:
-        if ctx is None or ctx.recorder is None:
-            return
-        approval = getattr(ctx.recorder, "approval", None)
-        if approval is None or getattr(ctx.recorder, "closed", False):
+        if ctx is None or ctx.recorder is None or ctx.recorder.closed:
             return  # the session (and its transcript) ended first: a withdrawal after a hangup
         try:
-            approval(rid, state, by=by, reason=reason, **extra)
+            ctx.recorder.approval(rid, state, by=by, reason=reason, **extra)
         except Exception:
             log.exception("could not record approval event for %s", rid)
 
@@ -590,15 +585,10 @@ class Broker:
                     },
                 )
         self._wake(doc)
-        watcher = self._final.get(doc["id"])
-        if watcher is not None:
-            watcher.set()
-        publish = getattr(self.store, "publish", None)
-        if publish is not None:
-            try:
-                await publish(DECISIONS_CHANNEL, doc["id"])
-            except Exception:
-                log.exception("could not publish decision of %s", doc["id"])
+        try:
+            await self.store.publish(DECISIONS_CHANNEL, doc["id"])
+        except Exception:
+            log.exception("could not publish decision of %s", doc["id"])
         url = self.approval_url(doc["id"])
         for notifier in self.notifiers:
             self._spawn(
@@ -619,19 +609,6 @@ class Broker:
                 doc.get("decision_reason", ""),
                 approvals=doc.get("approvals", []),
             )
-
-    async def wait_final(self, request_id: str, limit_s: float) -> dict[str, Any]:
-        """The request once it reaches a final state through this broker (tests, tooling)."""
-        event = self._final.setdefault(request_id, asyncio.Event())
-        try:
-            doc = await self.store.get("request", request_id)
-            if doc is None or doc["state"] not in FINAL:
-                await asyncio.wait_for(event.wait(), limit_s)
-                doc = await self.store.get("request", request_id)
-        finally:
-            self._final.pop(request_id, None)
-        assert doc is not None
-        return doc
 
     async def on_decision(self, request_id: str) -> None:
         """A decision made elsewhere (another node, via the store's pub/sub): re-read, wake."""

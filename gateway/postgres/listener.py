@@ -14,20 +14,19 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from gateway import metrics
-from gateway.checkpoint import Checkpoint, Recorder, SessionContext
+from gateway.checkpoint import Checkpoint, SessionContext
 from gateway.config import Config, Target, is_loopback
 from gateway.identity.authenticator import Authenticator
 from gateway.identity.sessions import SessionRegistry
 from gateway.limits import ConnectionLimiter
-from gateway.model import Identity, Protocol, Session, SessionStats
+from gateway.model import Identity, Session, SessionStats, WireProtocol
 from gateway.postgres import upstream as up
 from gateway.postgres.relay import PgRelay
 from gateway.postgres.startup import StartupRefused, resolve
 from gateway.postgres.tlswrite import client_writer
-from gateway.recording.writer import TranscriptWriter
+from gateway.recording.writer import TranscriptFactory, TranscriptWriter
 from gateway.store.base import SessionRow, Store
 from protocols.pgwire import messages as m
 from protocols.pgwire.auth import AuthFailed, ScramKeys, ScramServerExchange, mock_keys
@@ -51,9 +50,6 @@ class _Live:
     relay: PgRelay
 
 
-RecorderFactory = Callable[[Session], Recorder | None]
-
-
 class PostgresGateway:
     def __init__(
         self,
@@ -61,7 +57,7 @@ class PostgresGateway:
         authenticator: Authenticator,
         checkpoint: Checkpoint,
         store: Store,
-        recorder_factory: RecorderFactory | None = None,
+        recorder_factory: TranscriptFactory | None = None,
         tls: ssl.SSLContext | None = None,
         limiter: ConnectionLimiter | None = None,
         sessions: SessionRegistry | None = None,
@@ -311,7 +307,7 @@ class PostgresGateway:
             raise
         session = Session(
             id=secrets.token_hex(8),
-            protocol=Protocol.POSTGRES,
+            protocol=WireProtocol.POSTGRES,
             identity=identity,
             target=target.name,
             client_addr=client_addr,
@@ -339,7 +335,7 @@ class PostgresGateway:
         key = (upstream.pid, secret)
         started = time.time()
         try:
-            await self.store.session_started(session_row(session, started))
+            await self.store.session_started(SessionRow.opened(session, started))
             ctx.recorder = self.recorder_factory(session) if self.recorder_factory else None
             if isinstance(ctx.recorder, TranscriptWriter):
                 # Lines reach the kernel in one write per client read, before forwarding.
@@ -410,11 +406,9 @@ class PostgresGateway:
         session_metrics.bytes_in(stats.bytes_in)
         session_metrics.bytes_out(stats.bytes_out)
         session_metrics.ended()
-        recorder = ctx.recorder
-        close = getattr(recorder, "close", None)
-        if close is not None:
+        if ctx.recorder is not None:
             try:
-                seq, head = close(
+                seq, head = ctx.recorder.close(
                     bytes_in=stats.bytes_in, bytes_out=stats.bytes_out, statements=stats.statements
                 )
                 await self.store.set_head(session.id, seq, head)
@@ -430,9 +424,9 @@ class PostgresGateway:
 
 def _result_recorder(ctx: SessionContext) -> Callable[[int, bytes, float], None] | None:
     """Records each statement's outcome (command tag or error) as the server reports it."""
-    if ctx.recorder is None or not hasattr(ctx.recorder, "result"):
+    writer = ctx.recorder
+    if writer is None:
         return None
-    writer: Any = ctx.recorder
     tags: dict[bytes, str] = {}  # CommandComplete message -> tag: a session repeats a few
     complete = ord("C")
     monotonic = time.monotonic
@@ -457,27 +451,6 @@ def _result_recorder(ctx: SessionContext) -> Callable[[int, bytes, float], None]
             log.exception("cannot record a result")
 
     return on_result
-
-
-def session_row(session: Session, started: float) -> SessionRow:
-    return SessionRow(
-        id=session.id,
-        protocol=session.protocol.value,
-        user=session.identity.user,
-        groups=tuple(sorted(session.identity.groups)),
-        target=session.target,
-        client_addr=session.client_addr,
-        agent=session.agent,
-        node=session.node,
-        started_at=started,
-        ended_at=None,
-        bytes_in=0,
-        bytes_out=0,
-        statements=0,
-        head_seq=0,
-        head_hash="",
-        token_id=session.identity.token_id,
-    )
 
 
 async def _read_client_message(reader: asyncio.StreamReader) -> tuple[int, bytes]:

@@ -20,7 +20,7 @@ import os
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +34,10 @@ from gateway.recording.redact import Redactor
 from gateway.recording.template import Slot, Template, compile_template
 
 if TYPE_CHECKING:
-    from gateway.model import Action, Outcome
+    from gateway.model import Action, Outcome, Session
+
+#: Opens the transcript of a session that starts (None: the session is not recorded).
+TranscriptFactory = Callable[["Session"], "TranscriptWriter | None"]
 
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _RECENT_HEADS = 4096

@@ -14,23 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncssh
 
 from gateway.model import Action, ActionKind
 from gateway.ssh.connection import SshConnection, allowed_env
+from gateway.ssh.session_channel import EXIT_GATEWAY, EXIT_REFUSED
+from gateway.ssh.sftp import sftp_session
+from gateway.ssh.shell import ShellGate, open_shell_allowed
 from gateway.ssh.upstream import UpstreamError
 
-if TYPE_CHECKING:
-    from gateway.ssh.shell import ShellGate
-
 log = logging.getLogger("airlock.ssh")
-
-#: Exit status for "refused by policy" (the contract) and for gateway-level failures
-#: (unknown target, unreachable upstream): 255 is what OpenSSH itself uses for the latter.
-EXIT_REFUSED = 126
-EXIT_GATEWAY = 255
 
 
 class StdinTap:
@@ -139,8 +134,6 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
     def subsystem_requested(self, subsystem: str) -> bool:
         if subsystem != "sftp":
             return False
-        from gateway.ssh.sftp import sftp_session
-
         self.kind = "sftp"
         self._inner = sftp_session(self)
         assert self.chan is not None
@@ -223,12 +216,8 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
             self._stdin_secret = stdin_is_secret(self.command)
             if self.pty is not None:
                 # `ssh -t HOST bash` is an interactive shell too: check its lines.
-                from gateway.ssh.shell import ShellGate
-
                 self.shell = ShellGate(self, ctx)
         elif self.kind == "shell":
-            from gateway.ssh.shell import ShellGate, open_shell_allowed
-
             if not await open_shell_allowed(self, ctx):
                 return
             self.shell = ShellGate(self, ctx)

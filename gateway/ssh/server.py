@@ -27,21 +27,19 @@ from gateway.identity.authenticator import Authenticator
 from gateway.identity.sessions import SessionRegistry
 from gateway.identity.throttle import Throttled
 from gateway.limits import ConnectionLimiter
-from gateway.model import Identity, Protocol, Session
-from gateway.postgres.listener import session_row as _row
-from gateway.ssh.channel import EXIT_GATEWAY, GatewayChannel
+from gateway.model import Identity, Session, WireProtocol
+from gateway.ssh.channel import GatewayChannel
 from gateway.ssh.connection import SshConnection
 from gateway.ssh.forward import open_forward
-from gateway.store.base import Store
+from gateway.ssh.session_channel import EXIT_GATEWAY
+from gateway.store.base import SessionRow, Store
 
 CLIENT_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
 
 if TYPE_CHECKING:
-    from gateway.recording.writer import TranscriptWriter
+    from gateway.recording.writer import TranscriptFactory, TranscriptWriter
 
 log = logging.getLogger("airlock.ssh")
-
-RecorderFactory = Callable[[Session], "TranscriptWriter | None"]
 
 
 def split_login(login: str, targets: Collection[str] = ()) -> tuple[str, str | None]:
@@ -208,7 +206,7 @@ class _Server(asyncssh.SSHServer):
         peer = self.conn.get_extra_info("peername") or ("", 0)
         session = Session(
             id=uuid.uuid4().hex,
-            protocol=Protocol.SSH,
+            protocol=WireProtocol.SSH,
             identity=self.identity,
             target=target.name,
             client_addr=f"{peer[0]}:{peer[1]}",
@@ -282,7 +280,7 @@ class SshGateway:
         config: Config,
         authenticator: Authenticator,
         checkpoint: Checkpoint,
-        recorder_factory: RecorderFactory | None = None,
+        recorder_factory: TranscriptFactory | None = None,
         host_key: asyncssh.SSHKey | Path | None = None,
         store: Store | None = None,
         sessions: SessionRegistry | None = None,
@@ -316,7 +314,8 @@ class SshGateway:
         started = self._started[session.id] = time.time()
         metrics.session_started("ssh", session.target)
         if self.store is not None:
-            self._later(self._store_call(self.store.session_started(_row(session, started))))
+            row = SessionRow.opened(session, started)
+            self._later(self._store_call(self.store.session_started(row)))
 
     def session_ended(self, session: Session, recorder: TranscriptWriter | None) -> None:
         self._started.pop(session.id, None)

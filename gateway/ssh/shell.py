@@ -13,16 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
 
 from gateway.checkpoint import SessionContext
 from gateway.model import Action, ActionKind
+from gateway.ssh.session_channel import EXIT_REFUSED, SessionChannel
 from protocols.classification import Category, Classification
 from protocols.shell import classify_shell
 from protocols.terminal import LineKind, LineTracker, Submitted, show_keys
-
-if TYPE_CHECKING:
-    from gateway.ssh.channel import GatewayChannel
 
 log = logging.getLogger("airlock.ssh.shell")
 
@@ -33,16 +30,14 @@ SHELL_MODES = ("lines", "review-session", "deny")
 KILL_LINE = b"\x05\x15"
 
 
-def shell_mode(channel: GatewayChannel) -> str:
+def shell_mode(channel: SessionChannel) -> str:
     """Per-target setting ``targets.NAME.shell`` (validated by config)."""
     mode = channel.conn.target.shell
     return mode if mode in SHELL_MODES else "deny"  # unknown setting: fail closed
 
 
-async def open_shell_allowed(channel: GatewayChannel, ctx: SessionContext) -> bool:
+async def open_shell_allowed(channel: SessionChannel, ctx: SessionContext) -> bool:
     """Decide whether an interactive session may start at all."""
-    from gateway.ssh.channel import EXIT_REFUSED
-
     mode = shell_mode(channel)
     if mode == "lines":
         return True
@@ -111,7 +106,7 @@ class ShellGate:
     QUIET_S = 0.02
     ECHO_CAP_S = 1.0
 
-    def __init__(self, channel: GatewayChannel, ctx: SessionContext) -> None:
+    def __init__(self, channel: SessionChannel, ctx: SessionContext) -> None:
         self.channel = channel
         self.ctx = ctx
         self.check_lines = channel.checked_lines

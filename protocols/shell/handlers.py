@@ -230,30 +230,6 @@ def stty(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
         acc.add(C.SESSION, "stty sets terminal options")
 
 
-def alias(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
-    if not args or all(w.lit is not None and "=" not in w.lit for w in args):
-        acc.add(C.READ, "alias lists aliases")
-        return
-    for w in args:
-        name, eq, body = w.value.partition("=")
-        if not eq:
-            continue
-        if w.lit is None:
-            acc.add({C.UNKNOWN, C.CODE}, "alias to a computed command")
-            continue
-        from .walker import handler_for  # the walker imports this module
-
-        if (
-            name in programs.PROGRAMS
-            or name in programs.SHELLS
-            or name in ("cd", "exit", "history", "command", "builtin", "type", "alias")
-            or handler_for(name) is not None
-        ):
-            acc.add({C.TAMPER, C.CODE}, f"alias {name} redefines a program")
-        acc.add(C.SESSION, "alias")
-        ctx.parse(body, acc, ctx.nested())
-
-
 def trap(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     pos = positionals(args)
     if not pos or has_flag(args, "-l", "-p"):
@@ -376,7 +352,6 @@ HANDLERS: dict[str, Handler] = {
     "set": set_builtin,
     "shopt": shopt,
     "stty": stty,
-    "alias": alias,
     "trap": trap,
     "touch": touch,
     **dict.fromkeys(("vi", "vim", "nvim", "view", "vimdiff", "ex", "emacs", "nano"), editor),

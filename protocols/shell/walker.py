@@ -473,6 +473,30 @@ def _function(node: Node, acc: Acc, ctx: Ctx) -> None:
     _children(node, acc, ctx)
 
 
+def alias(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    """``alias``: redefining a program the tables or handlers know is tamper (this lives
+    here, beside the handler table it consults)."""
+    if not args or all(w.lit is not None and "=" not in w.lit for w in args):
+        acc.add(C.READ, "alias lists aliases")
+        return
+    for w in args:
+        name, eq, body = w.value.partition("=")
+        if not eq:
+            continue
+        if w.lit is None:
+            acc.add({C.UNKNOWN, C.CODE}, "alias to a computed command")
+            continue
+        if (
+            name in programs.PROGRAMS
+            or name in programs.SHELLS
+            or name in ("cd", "exit", "history", "command", "builtin", "type", "alias")
+            or handler_for(name) is not None
+        ):
+            acc.add({C.TAMPER, C.CODE}, f"alias {name} redefines a program")
+        acc.add(C.SESSION, "alias")
+        ctx.parse(body, acc, ctx.nested())
+
+
 #: Names whose redefinition changes what later lines mean even if not in a table.
 _SHADOWED = frozenset(
     {"cd", "exit", "logout", "history", "command", "builtin", "type", "command_not_found_handle"}
@@ -552,7 +576,13 @@ _SUBSCRIPT_EVALUATORS = frozenset(
     {"printf", "read", "test", "[", "let", "mapfile", "readarray", "wait", "unset", "getopts"}
 )
 
-_ALL_HANDLERS = {**wrappers.HANDLERS, **handlers.HANDLERS, **toolargs.HANDLERS, **assign.HANDLERS}
+_ALL_HANDLERS = {
+    **wrappers.HANDLERS,
+    **handlers.HANDLERS,
+    **toolargs.HANDLERS,
+    **assign.HANDLERS,
+    "alias": alias,
+}
 
 
 def is_known(prog: str) -> bool:

@@ -10,10 +10,11 @@ import re
 
 from protocols.classification import Category
 
-from . import programs, reach
+from . import paths, programs, reach
 from .argmodel import may_be_option
 from .assign import check_variable
 from .core import Acc, Ctx, Handler, has_flag, positionals, split_options
+from .handlers import scan_paths
 from .words import Word
 
 C = Category
@@ -144,8 +145,6 @@ def sudo(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
         check_variable(rest[0].lit.partition("=")[0], acc)
         rest = rest[1:]
     if prog == "sudoedit" or "-e" in names or "--edit" in names:
-        from .handlers import scan_paths
-
         acc.add(C.WRITE, "sudoedit edits files as root")
         scan_paths("tee", rest, acc)
         return
@@ -309,8 +308,6 @@ def find(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
         elif v == "-delete":
             acc.add(C.DESTRUCTIVE, "find -delete removes files")
         elif v in ("-fprint", "-fprint0", "-fprintf", "-fls") and i < len(args):
-            from . import paths
-
             acc.add(paths.write_categories(args[i].value), f"find {v} writes a file")
         elif (v is not None and not v.startswith("-") and i == 1) or (v and v.startswith("/")):
             acc.obj("path", v or "")

@@ -27,7 +27,7 @@ from gateway.identity.tokens import create_token, user_salt
 from tests.support.gateway import PASSWORDS as LOCAL_PASSWORDS
 from tests.support.gateway import GatewayThread, base_config
 from tests.support.pg import PgServer
-from tests.support.slapd import BASE, PASSWORDS, Slapd, ldap_section, populate, start_slapd
+from tests.support.slapd import BASE, PASSWORDS, Slapd, ldap_section
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = {
@@ -38,16 +38,6 @@ POLICY = {
     ],
 }  # fmt: skip
 CHANGE = "CREATE TEMP TABLE t_identity (i int)"
-
-
-@pytest.fixture(scope="module")
-def slapd() -> Iterator[Slapd]:
-    server = start_slapd()
-    try:
-        populate(server, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDummyKeyForE2eTestsOnly0000000000 x")
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

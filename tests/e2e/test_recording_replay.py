@@ -9,7 +9,6 @@ import json
 import re
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from protocols import asciicast
 from tests.e2e.test_ssh_shell import Terminal
 from tests.support.gateway import GatewayThread, base_config
 from tests.support.pg import PgServer
-from tests.support.sshd import Sshd, run_sshd, write_key
+from tests.support.sshd import Sshd, write_key
 
 AIRLOCK = [sys.executable, "-m", "gateway.cli"]
 
@@ -50,12 +49,6 @@ def to_toml(data: Mapping[str, Any], prefix: str = "") -> str:
         else:
             lines.append(f"{key} = {_toml_value(v)}")
     return "\n".join(lines) + "\n" + "".join(nested)
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    with run_sshd(Path(tempfile.mkdtemp(prefix="airlock-sshd-"))) as server:
-        yield server
 
 
 class Env:

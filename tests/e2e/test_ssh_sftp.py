@@ -5,15 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import pwd
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.ssh_gateway import Gw, run, ssh_gateway
-from tests.support.sshd import Sshd, run_sshd
+from tests.support.sshd import Sshd
 
 POLICY = {
     "rules": [
@@ -26,12 +25,6 @@ POLICY = {
         },
     ]
 }
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    with run_sshd(Path(tempfile.mkdtemp(prefix="airlock-sshd-"))) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,14 @@ import asyncio
 import os
 import pwd
 import re
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from gateway.model import ActionKind
 from tests.support.ssh_gateway import Gw, run, ssh_gateway
-from tests.support.sshd import Sshd, run_sshd
+from tests.support.sshd import Sshd
 
 POLICY = {
     "rules": [
@@ -40,12 +39,6 @@ POLICY = {
     ]
 }
 PROMPT = re.compile(rb"(bash-[0-9.]+\$|\$) $")
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    with run_sshd(Path(tempfile.mkdtemp(prefix="airlock-sshd-"))) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +123,7 @@ async def open_bash(gw: Gw) -> Terminal:
 
 
 def lines_seen(gw: Gw) -> list[str]:
-    return [a.text for _, a in gw.delays if a.kind is ActionKind.SHELL_LINE]
+    return [a.text for _, a in gw.checked if a.kind is ActionKind.SHELL_LINE]
 
 
 def victim(sshd: Sshd) -> Path:
@@ -247,12 +240,14 @@ async def test_held_line_waits_for_approval_and_so_does_later_input(gw: Gw) -> N
     await term.close()
 
 
-async def test_transcript_records_terminal_but_never_echo_off_input(sshd: Sshd) -> None:
+async def test_transcript_records_terminal_but_never_echo_off_input(
+    sshd: Sshd, tmp_path: Path
+) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from gateway.recording.writer import Recorder
 
-    directory = Path(tempfile.mkdtemp(prefix="airlock-rec-"))
+    directory = tmp_path / "transcripts"
     recorder = Recorder(directory, Ed25519PrivateKey.generate())
     policy = {
         "rules": [
@@ -445,13 +440,13 @@ async def test_vim_neither_ends_the_session_nor_runs_unchecked_lines(gw: Gw, ssh
 
 @pytest.mark.parametrize("prompt", ["Passphrase: ", "PIN: ", "OTP: "])
 async def test_secret_typed_at_a_prompt_is_nowhere_in_the_state_dir(
-    sshd: Sshd, prompt: str
+    sshd: Sshd, prompt: str, tmp_path: Path
 ) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from gateway.recording.writer import Recorder
 
-    directory = Path(tempfile.mkdtemp(prefix="airlock-rec-"))
+    directory = tmp_path
     recorder = Recorder(directory, Ed25519PrivateKey.generate())
     policy = {
         "rules": [
@@ -504,14 +499,14 @@ async def test_ctrl_d_cannot_hand_a_line_to_dash_unchecked(gw: Gw, sshd: Sshd) -
     assert path.exists()
 
 
-async def test_keys_never_submitted_are_still_recorded(sshd: Sshd) -> None:
+async def test_keys_never_submitted_are_still_recorded(sshd: Sshd, tmp_path: Path) -> None:
     """Keys at a prompt are written with their line's decision; a line never submitted
     is written when the channel ends."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from gateway.recording.writer import Recorder
 
-    directory = Path(tempfile.mkdtemp(prefix="airlock-rec-"))
+    directory = tmp_path
     recorder = Recorder(directory, Ed25519PrivateKey.generate())
 
     def factory(session):  # type: ignore[no-untyped-def]

@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 
 from gateway.checkpoint import Checkpoint, SessionContext
-from gateway.model import Action, ActionKind, Identity, Outcome, Protocol, Session, Verdict
+from gateway.model import Action, ActionKind, Identity, Outcome, Session, Verdict, WireProtocol
 from gateway.policy import default_policy
 from protocols.classification import Category, Classification
 from protocols.shell import INITIAL
 
 
 def context() -> SessionContext:
-    return SessionContext(Session("s", Protocol.SSH, Identity("agent"), "prod", "127.0.0.1"))
+    return SessionContext(Session("s", WireProtocol.SSH, Identity("agent"), "prod", "127.0.0.1"))
 
 
 async def line(checkpoint: Checkpoint, ctx: SessionContext, text: str) -> Outcome:

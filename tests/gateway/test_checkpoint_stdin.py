@@ -4,12 +4,12 @@ exec's stdin is the client's stream unless it has a terminal, whose lines are ch
 from __future__ import annotations
 
 from gateway.checkpoint import SessionContext, classify_stateful
-from gateway.model import Action, ActionKind, Identity, Protocol, Session
+from gateway.model import Action, ActionKind, Identity, Session, WireProtocol
 from protocols.classification import Category
 
 
 def _ctx(terminal: bool) -> SessionContext:
-    session = Session("s1", Protocol.SSH, Identity("alice"), "box", "127.0.0.1")
+    session = Session("s1", WireProtocol.SSH, Identity("alice"), "box", "127.0.0.1")
     return SessionContext(session=session, terminal=terminal)
 
 

@@ -356,15 +356,15 @@ def test_batch_summary_and_review_exit_code(
 )
 async def test_check_agrees_with_the_checkpoint(text: str) -> None:
     from gateway.checkpoint import Checkpoint, SessionContext
-    from gateway.model import Action, ActionKind, Identity, Protocol, Session
+    from gateway.model import Action, ActionKind, Identity, Session, WireProtocol
     from gateway.policy import default_policy
 
     policy = default_policy()
-    session = Session("s", Protocol.POSTGRES, Identity("alice"), "prod", "127.0.0.1")
+    session = Session("s", WireProtocol.POSTGRES, Identity("alice"), "prod", "127.0.0.1")
     outcome = await Checkpoint(policy).decide(
         SessionContext(session=session), Action(ActionKind.QUERY, text.encode(), text)
     )
-    c, v = cli_check.Checker(policy, {}).check(Protocol.POSTGRES, text, "alice", (), "prod")
+    c, v = cli_check.Checker(policy, {}).check(WireProtocol.POSTGRES, text, "alice", (), "prod")
     assert c == outcome.classification
     assert v == outcome.verdict
 

@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 
 from gateway.cli_check import Checker
-from gateway.model import Decision, Protocol
+from gateway.model import Decision, WireProtocol
 from gateway.policy import default_policy
 from protocols.classification import Category
 from protocols.shell import classify_shell
@@ -115,7 +115,7 @@ CHECKER = Checker(default_policy(), {})
 
 def _allowed(text: str) -> bool:
     """What ``airlock check --protocol ssh`` with no config says."""
-    _, verdict = CHECKER.check(Protocol.SSH, text, "agent", (), "target")
+    _, verdict = CHECKER.check(WireProtocol.SSH, text, "agent", (), "target")
     return verdict.decision is Decision.ALLOW
 
 
