@@ -14,10 +14,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway import metrics, sdnotify
+from gateway import audit, metrics, sdnotify
 from gateway.approvals.broker import Broker
 from gateway.approvals.config import parse_approvals
 from gateway.approvals.notifiers import build_notifiers
+from gateway.audit import Event
 from gateway.checkpoint import Checkpoint, RefuseAllReviews
 from gateway.config import Config, ConfigError, load_config
 from gateway.http.server import STATE as HTTP_STATE
@@ -26,6 +27,7 @@ from gateway.identity.authenticator import Authenticator
 from gateway.identity.sessions import SessionRegistry, watch_revocations
 from gateway.keys import load_audit_key, server_tls_context
 from gateway.limits import ConnectionLimiter, parse_limits
+from gateway.logs import JsonFormatter
 from gateway.model import Session
 from gateway.policy import load_policy
 from gateway.postgres.listener import PostgresGateway
@@ -70,6 +72,11 @@ class Bound:
     extra: dict[str, int] = field(default_factory=dict)
 
 
+def configure_audit(config: Config) -> None:
+    """The audit log's file/syslog sinks; a sink that cannot be opened names its key."""
+    audit.configure(config.audit, JsonFormatter(Redactor(config.recording.redact_patterns)))
+
+
 class Airlock:
     def __init__(self, config: Config, checkpoint: Checkpoint | None = None) -> None:
         self.config = config
@@ -88,6 +95,7 @@ class Airlock:
         self.limiter = ConnectionLimiter.from_config(config)
         self.stopped = False
         metrics.set_node(config.node)
+        configure_audit(config)
         self.started = time.time()
 
     @staticmethod
@@ -290,8 +298,10 @@ class Airlock:
             policy = load_policy(config.policy_raw)
             authenticator = Authenticator(config, self.store)
             parse_limits(config.raw)
+            configure_audit(config)
         except ConfigError as exc:
             log.error("reload rejected, keeping the running config: %s", exc)
+            audit.emit(Event.RELOAD_REJECTED, path=str(self.config.path), error=str(exc))
             metrics.reloaded(False)
             sdnotify.ready()
             return False
@@ -307,6 +317,7 @@ class Airlock:
             self.http_runner.app[HTTP_STATE].authenticator = authenticator
         self.limiter.reconfigure(config)
         metrics.reloaded(True)
+        audit.emit(Event.RELOAD_OK, path=str(config.path))
         sdnotify.ready()
         log.info("configuration reloaded from %s", config.path)
         return True

@@ -56,6 +56,8 @@ class SessionContext:
     cache: dict[tuple[bytes, LexingState, int], Outcome] = field(default_factory=dict)
     #: Called when an action starts waiting for a human (the relay keeps its session alive).
     on_hold: Callable[[], None] | None = None
+    #: Actions decided in this context (a session's statement count; SSH sums channels).
+    decided: int = 0
 
 
 class RefuseAllReviews:
@@ -191,6 +193,7 @@ class Checkpoint:
         record: bool = True,
         broken: bool = False,
     ) -> Outcome:
+        ctx.decided += 1
         metrics.statement(
             ctx.session.protocol.value,
             outcome.classification.categories,

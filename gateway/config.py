@@ -68,6 +68,14 @@ class Recording:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """Where audit lines go besides stderr (see gateway/audit.py)."""
+
+    file: Path | None = None
+    syslog: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Keys:
     audit_key: Path
     audit_public: Path
@@ -118,6 +126,7 @@ class Config:
     policy_raw: Mapping[str, Any]
     raw: Mapping[str, Any]
     drain_timeout_s: float = 30.0
+    audit: AuditSettings = AuditSettings()
 
     @property
     def store_path(self) -> Path:
@@ -356,6 +365,21 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     )
     keys_sec.finish()
 
+    audit_sec = root.table("audit")
+    audit_file = audit_sec.get("file", str, "")
+    audit_syslog = audit_sec.get("syslog", str, "")
+    if audit_syslog:
+        from gateway.audit import syslog_address
+
+        try:
+            syslog_address(audit_syslog)
+        except ValueError as exc:
+            raise ConfigError("audit.syslog", str(exc)) from None
+    audit_settings = AuditSettings(
+        file=_path(base, audit_file) if audit_file else None, syslog=audit_syslog
+    )
+    audit_sec.finish()
+
     users_sec = root.table("users")
     users = {name: _user(name, users_sec.table(name)) for name in users_sec.data}
     targets_sec = root.table("targets")
@@ -384,6 +408,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         policy_raw=policy_raw,
         raw=data,
         drain_timeout_s=drain_timeout_s,
+        audit=audit_settings,
     )
     _validate_policy(config)
     from gateway.identity.settings import parse_identity

@@ -216,6 +216,7 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
 
     # -- client -> upstream ------------------------------------------------------------------
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        self.conn.stats.bytes_in += len(data)
         if self._inner is not None:
             self._inner.data_received(data, datatype)
         elif "starting" in self._pauses:
@@ -286,6 +287,7 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
     def from_upstream(self, data: bytes, datatype: asyncssh.DataType) -> None:
         if self.chan is None or self._closed:
             return
+        self.conn.stats.bytes_out += len(data)
         stderr = datatype == asyncssh.EXTENDED_DATA_STDERR
         if self.shell is not None:
             self.shell.upstream_output(data)
