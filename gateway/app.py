@@ -79,6 +79,7 @@ def configure_audit(config: Config) -> None:
 
 class Airlock:
     def __init__(self, config: Config, checkpoint: Checkpoint | None = None) -> None:
+        configure_audit(config)
         self.config = config
         self.store: Store = open_store(config.store, config.store_path)
         self.sessions = SessionRegistry()
@@ -95,7 +96,6 @@ class Airlock:
         self.limiter = ConnectionLimiter.from_config(config)
         self.stopped = False
         metrics.set_node(config.node)
-        configure_audit(config)
         self.started = time.time()
 
     @staticmethod
