@@ -6,12 +6,15 @@ import argparse
 import asyncio
 import getpass
 import importlib
+import os
 import secrets
 import sys
 from pathlib import Path
 
 from gateway import __version__
 from gateway.config import ConfigError, load_config
+
+DEFAULT_CONFIG = "/etc/airlock/airlock.toml"
 
 #: Modules that add verbs with `register(subparsers)`; a missing one is skipped.
 VERB_MODULES = (
@@ -110,7 +113,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a dependency; stdlib loop works too
         pass
-    return asyncio.run(serve(Path(args.config)))
+    path = args.config or os.environ.get("AIRLOCK_CONFIG") or DEFAULT_CONFIG
+    return asyncio.run(serve(Path(path)))
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
@@ -153,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("serve", help="run the gateway in the foreground")
-    p.add_argument("--config", required=True)
+    p.add_argument("--config", help=f"config file (default $AIRLOCK_CONFIG, else {DEFAULT_CONFIG})")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("passwd", help="print a password hash for a local user's config")
