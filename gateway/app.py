@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway import audit, metrics, sdnotify
+from gateway import audit, liveness, metrics, sdnotify
 from gateway.approvals.broker import Broker
 from gateway.approvals.config import parse_approvals
 from gateway.approvals.notifiers import build_notifiers
@@ -86,6 +86,7 @@ class Airlock:
         self.authenticator = Authenticator(config, self.store)
         self._revocations: asyncio.Task[None] | None = None
         self._pruner: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         self.checkpoint = checkpoint or Checkpoint(load_policy(config.policy_raw))
         self.recorder = self._make_recorder(config)
         self.broker: Broker | None = None
@@ -131,6 +132,10 @@ class Airlock:
     async def start(self) -> Bound:
         config = self.config
         await self.store.open()
+        await liveness.announce(self.store, config.node, self.started)
+        self._heartbeat = asyncio.create_task(
+            liveness.heartbeat(self.store, config.node, self.started), name="node-heartbeat"
+        )
         if config.recording.retention_days > 0:
             self._pruner = asyncio.create_task(
                 run_pruner(
@@ -272,6 +277,8 @@ class Airlock:
         self.stopped = True
         if self._revocations is not None:
             self._revocations.cancel()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         if self._pruner is not None:
             self._pruner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -286,6 +293,10 @@ class Airlock:
         if self.broker is not None:
             await self.broker.stop()
         self.authenticator.close()
+        try:
+            await liveness.stopped(self.store, self.config.node, self.started)
+        except Exception:
+            log.exception("could not record the node's clean stop")
         await self.store.close()
 
     def reload(self) -> bool:

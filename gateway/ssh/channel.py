@@ -169,6 +169,11 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
 
     async def _start_checked(self) -> None:
         env = self.env()
+        if self.pty is not None:  # the initial size: replays and asciicasts start from it
+            term_type, size, _ = self.pty
+            self.conn.record(
+                "write", "pty", channel=self.number, term=term_type, cols=size[0], rows=size[1]
+            )
         ctx = self.conn.context(env.get("AIRLOCK_REASON", ""), self.notify)
         if self.kind == "exec":
             outcome = await self.conn.checkpoint.decide(
