@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from gateway.approvals.config import parse_approvals
 from gateway.approvals.notifiers import build_notifiers
 from gateway.audit import Event
 from gateway.checkpoint import Checkpoint, RefuseAllReviews
-from gateway.config import Config, ConfigError, load_config
+from gateway.config import Config, ConfigError, Listen, load_config
 from gateway.http.server import STATE as HTTP_STATE
 from gateway.http.server import start_http
 from gateway.identity.authenticator import Authenticator
@@ -75,6 +76,17 @@ class Bound:
 def configure_audit(config: Config) -> None:
     """The audit log's file/syslog sinks; a sink that cannot be opened names its key."""
     audit.configure(config.audit, JsonFormatter(Redactor(config.recording.redact_patterns)))
+
+
+@contextlib.asynccontextmanager
+async def _listening(key: str, where: Listen) -> AsyncIterator[None]:
+    """A listener that cannot bind (port in use, address not local, no permission) is one
+    line naming the key and the address, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ConfigError(key, f"cannot listen on {where}: {why}") from None
 
 
 class Airlock:
@@ -170,15 +182,16 @@ class Airlock:
         if reachable and isinstance(self.checkpoint.reviewer, RefuseAllReviews):
             self.checkpoint.reviewer = self.broker
         if config.http.listen is not None:
-            self.http_runner, self.bound.http = await start_http(
-                config,
-                self.broker,
-                self.authenticator,
-                self.store,
-                self.health,
-                config.http.listen.host,
-                config.http.listen.port,
-            )
+            async with _listening("http.listen", config.http.listen):
+                self.http_runner, self.bound.http = await start_http(
+                    config,
+                    self.broker,
+                    self.authenticator,
+                    self.store,
+                    self.health,
+                    config.http.listen.host,
+                    config.http.listen.port,
+                )
         pg = config.postgres
         if pg.listen is not None:
             tls = (
@@ -194,7 +207,8 @@ class Airlock:
                 self.limiter,
                 self.sessions,
             )
-            self.bound.postgres = await self.postgres.start(pg.listen.host, pg.listen.port)
+            async with _listening("postgres.listen", pg.listen):
+                self.bound.postgres = await self.postgres.start(pg.listen.host, pg.listen.port)
             log.info("postgres listening on %s:%s", pg.listen.host, self.bound.postgres)
         if config.ssh.listen is not None:
             self.ssh = SshGateway(
@@ -206,7 +220,10 @@ class Airlock:
                 sessions=self.sessions,
                 limiter=self.limiter,
             )
-            self.bound.ssh = await self.ssh.start(config.ssh.listen.host, config.ssh.listen.port)
+            async with _listening("ssh.listen", config.ssh.listen):
+                self.bound.ssh = await self.ssh.start(
+                    config.ssh.listen.host, config.ssh.listen.port
+                )
             log.info("ssh listening on %s:%s", config.ssh.listen.host, self.bound.ssh)
         return self.bound
 
@@ -337,7 +354,11 @@ class Airlock:
 async def serve(config_path: Path) -> int:
     config = load_config(config_path)
     app = Airlock(config)
-    await app.start()
+    try:
+        await app.start()
+    except BaseException:
+        await app.stop()  # what did start (other listeners, the store) is closed again
+        raise
     stop, hurry = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
 
