@@ -38,6 +38,7 @@ from gateway.recording.retention import Pruned
 from gateway.recording.writer import Durability, TranscriptWriter
 from gateway.recording.writer import Recorder as AuditRecorder
 from gateway.ssh.server import SshGateway
+from gateway.ssh.upstream import check_target_files
 from gateway.store.base import Store
 from gateway.store.sqlite import open_store
 
@@ -92,6 +93,7 @@ async def _listening(key: str, where: Listen) -> AsyncIterator[None]:
 class Airlock:
     def __init__(self, config: Config, checkpoint: Checkpoint | None = None) -> None:
         configure_audit(config)
+        check_target_files(config.targets.values())
         self.config = config
         self.store: Store = open_store(config.store, config.store_path)
         self.sessions = SessionRegistry()
@@ -326,6 +328,7 @@ class Airlock:
             policy = load_policy(config.policy_raw)
             authenticator = Authenticator(config, self.store)
             parse_limits(config.raw)
+            check_target_files(config.targets.values())
             configure_audit(config)
         except ConfigError as exc:
             log.error("reload rejected, keeping the running config: %s", exc)
