@@ -134,11 +134,43 @@ def cmd_passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+DESCRIPTION = """\
+Airlock: a gateway for SSH and PostgreSQL that checks every command and statement an
+agent sends, and holds privileged ones until a person approves them. Every session is
+recorded as a signed, tamper-evident transcript."""
+
+EPILOG = """\
+getting started:
+  airlock init --dir /etc/airlock           write a config, keys and two users
+  airlock serve                             run the gateway (Ctrl-C or SIGTERM drains)
+  airlock check --protocol postgres 'DROP TABLE t'   what the policy would do (no config needed)
+
+approving (as the operator, through the running gateway):
+  airlock requests --watch                  the queue: who, what, why, time left
+  airlock approve ID  |  airlock deny ID    deny asks for a reason on a terminal
+
+auditing:
+  airlock sessions                          recorded sessions
+  airlock replay SESSION                    verified first; refuses a tampered transcript
+  airlock verify --all                      tamper check of every transcript
+
+environment:
+  AIRLOCK_CONFIG   config file when --config is not given (default /etc/airlock/airlock.toml)
+  AIRLOCK_TOKEN    the operator's API token or password, for requests/approve/deny
+
+Run `airlock VERB --help` for a verb's options. Documentation: README.md and docs/."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="airlock", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="airlock",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"airlock {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", title="verbs")
 
     p = sub.add_parser("init", help="write a working config, keys and a TLS certificate")
     p.add_argument("--dir", required=True, help="directory for airlock.toml and state/")
@@ -156,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo-user", default="postgres")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("serve", help="run the gateway in the foreground")
+    p = sub.add_parser("serve", help="run the gateway in the foreground (SIGHUP reloads)")
     p.add_argument("--config", help=f"config file (default $AIRLOCK_CONFIG, else {DEFAULT_CONFIG})")
     p.set_defaults(func=cmd_serve)
 
