@@ -130,6 +130,7 @@ def configure(settings: AuditSettings, formatter: logging.Formatter) -> None:
                 handler.close()
             raise ConfigError("audit.syslog", f"cannot reach {settings.syslog}: {exc}") from None
         syslog.ident = "airlock: "
+        syslog.append_nul = False  # a SIEM parses the JSON after the tag
         handlers.append(syslog)
     for old in [h for h in log.handlers if isinstance(h, _AuditHandler)]:
         log.removeHandler(old)
