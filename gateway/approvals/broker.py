@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway import audit, metrics
+from gateway import metrics
+from gateway.approvals import accounting
 from gateway.approvals.config import ApprovalsConfig
-from gateway.audit import Event
 from gateway.model import Action, Identity, Outcome, ReviewMode, Verdict
 from protocols.classification import BENIGN, Classification
 
@@ -212,23 +212,7 @@ class Broker:
                 return reused
         doc = self._new_request(ctx, action, classification, verdict)
         await self.store.put("request", doc["id"], doc)
-        metrics.approval_requested()
-        audit.emit(
-            Event.REQUEST_CREATED,
-            request=doc["id"],
-            session=doc["session_id"],
-            protocol=doc["protocol"],
-            user=doc["user"],
-            target=doc["target"],
-            source=doc["client_addr"],
-            categories=doc["categories"],
-            rule=doc["rule"],
-            mode=doc["mode"],
-            reason=doc["agent_reason"],
-            text=doc["text"],
-            sha256=doc["sha256"],
-            expires_at=doc["expires_at"],
-        )
+        accounting.created(doc)
         if verdict.mode is ReviewMode.RETRY:
             key = _retry_key(session.identity.user, session.target, doc["sha256"])
             await self.store.put("retry", key, {"request_id": doc["id"]})
@@ -531,14 +515,7 @@ class Broker:
             why_not = self.may_approve(doc, approver)
             if why_not is not None:
                 if approver.user == doc["user"] or approver.person_key == doc["person"]:
-                    audit.emit(
-                        Event.SELF_APPROVAL,
-                        request=request_id,
-                        user=approver.user,
-                        requester=doc["user"],
-                        channel=channel,
-                        approve=approve,
-                    )
+                    accounting.self_approval(doc, approver.user, channel, approve)
                 raise Forbidden(why_not)
             if any(a["person"] == approver.person_key for a in doc["approvals"]):
                 raise Conflict(f"{approver.user} already approved request {request_id}")
@@ -600,7 +577,7 @@ class Broker:
 
     async def _finished(self, doc: dict[str, Any]) -> None:
         """After a final state: open grant windows, wake the local waiter, tell other nodes."""
-        self._account(doc)
+        accounting.finished(doc)
         if doc["state"] == APPROVED and doc.get("window_minutes"):
             until = doc["decided_at"] + doc["window_minutes"] * 60
             for category in doc["window_categories"]:
@@ -633,34 +610,6 @@ class Broker:
             self._spawn(
                 self._notify(notifier, "request_decided", doc, url), f"notify-{notifier.name}"
             )
-
-    @staticmethod
-    def _account(doc: dict[str, Any]) -> None:
-        """Metrics and the audit line for a request that reached a final state here."""
-        state = doc["state"]
-        latency = max(0.0, (doc.get("decided_at") or doc["created_at"]) - doc["created_at"])
-        metrics.approval_finished(state, latency)
-        events = {
-            APPROVED: Event.REQUEST_APPROVED,
-            DENIED: Event.REQUEST_DENIED,
-            EXPIRED: Event.REQUEST_EXPIRED,
-            WITHDRAWN: Event.REQUEST_WITHDRAWN,
-        }
-        audit.emit(
-            events[state],
-            request=doc["id"],
-            session=doc["session_id"],
-            protocol=doc["protocol"],
-            user=doc["user"],
-            target=doc["target"],
-            categories=doc["categories"],
-            rule=doc["rule"],
-            decided_by=doc.get("decided_by", ""),
-            approvers=[a["by"] for a in doc.get("approvals", [])],
-            decision_reason=doc.get("decision_reason", ""),
-            latency_s=round(latency, 3),
-            window_minutes=doc.get("window_minutes", 0),
-        )
 
     def _wake(self, doc: dict[str, Any]) -> None:
         future = self._waiters.get(doc["id"])
