@@ -89,6 +89,8 @@ class SessionContext:
     shell: ShellState = INITIAL
     #: An SSH exec with a terminal: its stdin is checked line by line, not the client's stream.
     terminal: bool = False
+    #: Actions decided in this context (a session's statement count; SSH sums channels).
+    decided: int = 0
 
 
 def _advance(ctx: SessionContext, after: ShellState | None, outcome: Outcome) -> Outcome:
@@ -231,6 +233,7 @@ class Checkpoint:
         record: bool = True,
         broken: bool = False,
     ) -> Outcome:
+        ctx.decided += 1
         metrics.statement(
             ctx.session.protocol.value,
             outcome.classification.categories,

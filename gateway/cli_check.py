@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -48,7 +49,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--protocol", choices=[p.value for p in WireProtocol], help="postgres or ssh")
-    p.add_argument("--config", type=Path, help="config file (default: the built-in policy)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="config file (default $AIRLOCK_CONFIG, else the built-in policy)",
+    )
     p.add_argument("--user", default="check", help="user the session is for (default: check)")
     p.add_argument("--group", action="append", default=[], help="a group of the user (repeat)")
     p.add_argument("--target", default="", help="target name the session is for")
@@ -233,7 +238,8 @@ def run(args: argparse.Namespace) -> int:
         print("airlock check: --protocol postgres|ssh is required", file=sys.stderr)
         return EXIT_USAGE
     try:
-        policy, user_groups = _load(args.config)
+        env_config = os.environ.get("AIRLOCK_CONFIG")
+        policy, user_groups = _load(args.config or (Path(env_config) if env_config else None))
     except ConfigError as exc:
         print(f"airlock check: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.approvals.config import parse_approvals
+from gateway.audit import AuditSettings, syslog_address
 from gateway.config_table import ConfigError as ConfigError
 from gateway.config_table import Section, resolve_path, secret
 from gateway.identity.passwords import parse_verifier
@@ -120,6 +121,7 @@ class Config:
     policy_raw: Mapping[str, Any]
     raw: Mapping[str, Any]
     drain_timeout_s: float = 30.0
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
     @property
     def store_path(self) -> Path:
@@ -284,6 +286,19 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     )
     keys_sec.finish()
 
+    audit_sec = root.table("audit")
+    audit_file = audit_sec.get("file", str, "")
+    audit_syslog = audit_sec.get("syslog", str, "")
+    if audit_syslog:
+        try:
+            syslog_address(audit_syslog)
+        except ValueError as exc:
+            raise ConfigError("audit.syslog", str(exc)) from None
+    audit_settings = AuditSettings(
+        file=resolve_path(base, audit_file) if audit_file else None, syslog=audit_syslog
+    )
+    audit_sec.finish()
+
     users_sec = root.table("users")
     users = {name: _user(name, users_sec.table(name)) for name in users_sec.data}
     targets_sec = root.table("targets")
@@ -312,6 +327,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         policy_raw=policy_raw,
         raw=data,
         drain_timeout_s=drain_timeout_s,
+        audit=audit_settings,
     )
     _validate_policy(config)
     parse_identity(data, base)

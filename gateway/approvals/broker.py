@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from gateway import metrics
+from gateway.approvals import accounting
 from gateway.approvals.config import ApprovalsConfig
 from gateway.model import Action, Identity, Outcome, ReviewMode, Verdict
 from protocols.classification import BENIGN, Classification
@@ -118,6 +120,7 @@ class Broker:
     async def start(self) -> None:
         """Withdraw requests whose session died, subscribe to decisions, start the sweeper."""
         await self.recover()
+        await self.sweep()  # also sets the pending gauge from the store
         await self.store.subscribe(DECISIONS_CHANNEL, self._on_notify)
         self._sweeper = asyncio.create_task(self._sweep_loop(), name="airlock-approvals-sweep")
 
@@ -207,6 +210,7 @@ class Broker:
                 return reused
         doc = self._new_request(ctx, action, classification, verdict)
         await self.store.put("request", doc["id"], doc)
+        accounting.created(doc)
         if verdict.mode is ReviewMode.RETRY:
             key = _retry_key(session.identity.user, session.target, doc["sha256"])
             await self.store.put("retry", key, {"request_id": doc["id"]})
@@ -506,6 +510,8 @@ class Broker:
                 raise Conflict(f"request {request_id} expired")
             why_not = self.may_approve(doc, approver)
             if why_not is not None:
+                if approver.user == doc["user"] or approver.person_key == doc["person"]:
+                    accounting.self_approval(doc, approver.user, channel, approve)
                 raise Forbidden(why_not)
             if any(a["person"] == approver.person_key for a in doc["approvals"]):
                 raise Conflict(f"{approver.user} already approved request {request_id}")
@@ -567,6 +573,7 @@ class Broker:
 
     async def _finished(self, doc: dict[str, Any]) -> None:
         """After a final state: open grant windows, wake the local waiter, tell other nodes."""
+        accounting.finished(doc)
         if doc["state"] == APPROVED and doc.get("window_minutes"):
             until = doc["decided_at"] + doc["window_minutes"] * 60
             for category in doc["window_categories"]:
@@ -624,11 +631,18 @@ class Broker:
     async def sweep(self) -> int:
         """Expire pending requests past their deadline (retry-mode ones have no waiter)."""
         now = self.clock()
-        count = 0
+        count = pending = 0
         for doc in await self.store.list("request"):
-            due = doc.get("state") == PENDING and doc["expires_at"] <= now
+            if doc.get("state") != PENDING:
+                continue
+            due = doc["expires_at"] <= now
             if due and await self._transition(doc, EXPIRED, reason="no decision in time"):
                 count += 1
+            elif not due:
+                pending += 1
+        # The store is the truth (other nodes create and decide requests too): the gauge
+        # moves with this node's own changes between sweeps and is reset here.
+        metrics.set_pending(pending)
         return count
 
     async def _sweep_loop(self) -> None:

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gateway import metrics
+from gateway import audit, metrics
+from gateway.audit import Event, session_fields
 from gateway.checkpoint import Checkpoint, SessionContext
 from gateway.config import Config, Target, is_loopback
 from gateway.identity.authenticator import Authenticator
@@ -272,6 +273,14 @@ class PostgresGateway:
         except BaseException:  # the client left or broke the exchange before an answer
             throttle.abandoned(user, peer_host)
             raise
+        audit.emit(
+            Event.LOGIN_OK if identity is not None else Event.LOGIN_FAILED,
+            protocol="postgres",
+            user=user,
+            source=client_addr,
+            method=identity.source if identity is not None else "",
+            target=database,
+        )
         if identity is None:
             # Same error, same delay, for an unknown user and a wrong password.
             await asyncio.sleep(
@@ -303,6 +312,13 @@ class PostgresGateway:
                 self.limiter.release(identity.user, target.name)
             if isinstance(exc, up.UpstreamError):
                 metrics.upstream_error("postgres", target.name, "connect")
+                audit.emit(
+                    Event.UPSTREAM_FAILED,
+                    protocol="postgres",
+                    target=target.name,
+                    user=identity.user,
+                    error=str(exc),
+                )
                 raise ClientError(f"airlock: {exc}", exc.sqlstate) from None
             raise
         session = Session(
@@ -364,6 +380,7 @@ class PostgresGateway:
         ctx.notify = notify
         self.live[key] = _Live(target, upstream.pid, upstream.secret, relay)
         session_metrics = metrics.session_started("postgres", session.target)
+        audit.emit(Event.SESSION_START, **session_fields(session))
         forget = (
             self.sessions.register(
                 session.id,
@@ -406,6 +423,13 @@ class PostgresGateway:
         session_metrics.bytes_in(stats.bytes_in)
         session_metrics.bytes_out(stats.bytes_out)
         session_metrics.ended()
+        audit.emit(
+            Event.SESSION_END,
+            **session_fields(session),
+            bytes_in=stats.bytes_in,
+            bytes_out=stats.bytes_out,
+            statements=stats.statements,
+        )
         if ctx.recorder is not None:
             try:
                 seq, head = ctx.recorder.close(

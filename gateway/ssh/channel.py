@@ -200,6 +200,11 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
 
     async def _start_checked(self) -> None:
         env = self.env()
+        if self.pty is not None:  # the initial size: replays and asciicasts start from it
+            term_type, size, _ = self.pty
+            self.conn.record(
+                "write", "pty", channel=self.number, term=term_type, cols=size[0], rows=size[1]
+            )
         ctx = self.conn.context(env.get("AIRLOCK_REASON", ""), self.notify)
         if self.kind == "exec":
             # With a pty, stdin is a terminal whose lines the shell gate checks: only what a
@@ -248,6 +253,7 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
 
     # -- client -> upstream ------------------------------------------------------------------
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        self.conn.stats.bytes_in += len(data)
         if self._inner is not None:
             self._inner.data_received(data, datatype)
         elif "starting" in self._pauses:
@@ -334,6 +340,7 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
     def from_upstream(self, data: bytes, datatype: asyncssh.DataType) -> None:
         if self.chan is None or self._closed:
             return
+        self.conn.stats.bytes_out += len(data)
         stderr = datatype == asyncssh.EXTENDED_DATA_STDERR
         if self.shell is not None:
             self.shell.upstream_output(data)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
-from gateway import metrics
+from gateway import audit, metrics
 from gateway.checkpoint import Checkpoint
 from gateway.config import Config, Target
 from gateway.identity.authenticator import Authenticator
@@ -125,6 +125,8 @@ class _Server(asyncssh.SSHServer):
         self._forget: Callable[[], None] | None = None
         # The limiter that granted this connection's slot, with its (user, target) key.
         self._slot: tuple[ConnectionLimiter, str, str] | None = None
+        self._login = ""  # the SSH user name asked for, for the audit log
+        self._login_failed = False
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
@@ -137,7 +139,9 @@ class _Server(asyncssh.SSHServer):
         if self.state is not None:
             recorder = self.state.recorder
             self.state.close()
-            self.gw.session_ended(self.state.session, recorder)
+            self.gw.session_ended(self.state.session, recorder, self.state)
+        elif self.identity is None and self._login and not self._login_failed:
+            self._audit_login(ok=False)
         if self.conn is not None:
             self.gw._conns.discard(self.conn)
 
@@ -149,7 +153,19 @@ class _Server(asyncssh.SSHServer):
             limiter.release(user, target)
 
     def begin_auth(self, username: str) -> bool:
+        self._login = username
         return True
+
+    def _audit_login(self, ok: bool) -> None:
+        self._login_failed = self._login_failed or not ok
+        peer = self.conn.get_extra_info("peername") if self.conn is not None else None
+        audit.emit(
+            audit.Event.LOGIN_OK if ok else audit.Event.LOGIN_FAILED,
+            protocol="ssh",
+            user=split_login(self._login, self.gw.config.targets)[0],
+            source=f"{peer[0]}:{peer[1]}" if peer else "",
+            method=self.identity.source if ok and self.identity is not None else "",
+        )
 
     def password_auth_supported(self) -> bool:
         return True
@@ -166,8 +182,11 @@ class _Server(asyncssh.SSHServer):
             self.conn.send_auth_banner(
                 f"airlock: too many failed logins; retry in {math.ceil(result.retry_after_s)} s\n"
             )
+            self._audit_login(ok=False)
             return False
         self.identity = result
+        if result is None:
+            self._audit_login(ok=False)
         return result is not None
 
     def public_key_auth_supported(self) -> bool:
@@ -187,6 +206,7 @@ class _Server(asyncssh.SSHServer):
 
     def auth_completed(self) -> None:
         assert self.conn is not None and self.identity is not None
+        self._audit_login(ok=True)
         user, wanted = split_login(
             self.conn.get_extra_info("username") or "", self.gw.config.targets
         )
@@ -218,7 +238,7 @@ class _Server(asyncssh.SSHServer):
             session, target, self.gw.checkpoint, recorder, abort=self.conn.close
         )
         self.state.start_upstream()
-        self.gw.session_started(session)
+        self.gw.session_started(session, self.state)
         if self.gw.sessions is not None and session.identity.token_id:
             conn = self.conn
             self._forget = self.gw.sessions.register(
@@ -298,6 +318,7 @@ class SshGateway:
         self._conns: set[asyncssh.SSHServerConnection] = set()
         self._bookkeeping: set[asyncio.Task[None]] = set()
         self._started: dict[str, float] = {}
+        self._metrics: dict[str, metrics.SessionMetrics] = {}
 
     def _later(self, coro: Any) -> None:
         """Store writes off the SSH callbacks (which are synchronous); awaited on close."""
@@ -310,21 +331,39 @@ class SshGateway:
         if self._bookkeeping:
             await asyncio.gather(*self._bookkeeping, return_exceptions=True)
 
-    def session_started(self, session: Session) -> None:
+    def session_started(self, session: Session, conn: SshConnection | None = None) -> None:
         started = self._started[session.id] = time.time()
-        metrics.session_started("ssh", session.target)
+        self._metrics[session.id] = metrics.session_started("ssh", session.target)
+        audit.emit(audit.Event.SESSION_START, **audit.session_fields(session))
         if self.store is not None:
             row = SessionRow.opened(session, started)
             self._later(self._store_call(self.store.session_started(row)))
 
-    def session_ended(self, session: Session, recorder: TranscriptWriter | None) -> None:
+    def session_ended(
+        self, session: Session, recorder: TranscriptWriter | None, conn: SshConnection | None = None
+    ) -> None:
         self._started.pop(session.id, None)
+        stats = conn.stats if conn is not None else None
+        bytes_in, bytes_out = (stats.bytes_in, stats.bytes_out) if stats else (0, 0)
+        statements = conn.statements if conn is not None else 0
+        session_metrics = self._metrics.pop(session.id, None)
+        if session_metrics is not None:
+            session_metrics.bytes_in(bytes_in)
+            session_metrics.bytes_out(bytes_out)
+            session_metrics.ended()
+        audit.emit(
+            audit.Event.SESSION_END,
+            **audit.session_fields(session),
+            bytes_in=bytes_in,
+            bytes_out=bytes_out,
+            statements=statements,
+        )
         if self.store is None:
             return
         store = self.store
 
         async def finish() -> None:
-            await store.session_ended(session.id, time.time(), 0, 0, 0)
+            await store.session_ended(session.id, time.time(), bytes_in, bytes_out, statements)
             if recorder is not None:
                 seq, head = recorder.head
                 await store.set_head(session.id, seq, head)
