@@ -83,7 +83,10 @@ def api(d: Daemon, user: str, path: str, body: dict[str, Any]) -> int:
 
 
 def metric(d: Daemon, name: str, **labels: str) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{d.http_port}/metrics", timeout=30) as resp:
+    request = urllib.request.Request(f"http://127.0.0.1:{d.http_port}/metrics")
+    secret = base64.b64encode(f"carol:{PASSWORDS['carol']}".encode()).decode()
+    request.add_header("Authorization", f"Basic {secret}")  # /metrics needs a login
+    with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - a local test URL
         text = resp.read().decode()
     want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     for line in text.splitlines():

@@ -45,7 +45,10 @@ def gw(pg: PgServer, slapd: Slapd, tmp_path_factory: pytest.TempPathFactory) -> 
     state = tmp_path_factory.mktemp("gw-identity")
     data = base_config(state, pg, policy=POLICY)
     data["users"] = {**data["users"], "robot": {"groups": ["agents"]}}
-    data["identity"] = {"person_attribute": "mail", "ldap": ldap_section(slapd)}
+    # The revocation test runs the poller's sweep itself: the daemon's own poller (every
+    # 2 s by default) raced it on a loaded machine and ended the session first.
+    data["identity"] = {"person_attribute": "mail", "ldap": ldap_section(slapd),
+                        "revocation_poll_s": 3600}  # fmt: skip
     gateway = GatewayThread.from_dict(data)
     registry = gateway.app.sessions
     # The CLI reads the same state directory through a config file of its own.

@@ -473,7 +473,7 @@ async def test_secret_typed_at_a_prompt_is_nowhere_in_the_state_dir(
         term.type(secret.encode() + b"\r")
         await term.expect(b"n=16")
         await term.close()
-        seen = [a for _, a in gw2.delays]
+        seen = [a for _, a in gw2.checked]
         state = gw2.directory
     await recorder.aclose()
     assert any(a.text.startswith("[hidden input]") for a in seen)
