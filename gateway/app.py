@@ -33,6 +33,7 @@ from gateway.postgres.listener import PostgresGateway
 from gateway.recording.pruner import run_pruner
 from gateway.recording.redact import Redactor
 from gateway.recording.retention import Pruned
+from gateway.recording.spool import Spool
 from gateway.recording.writer import Durability, TranscriptWriter
 from gateway.recording.writer import Recorder as AuditRecorder
 from gateway.ssh.server import SshGateway
@@ -81,6 +82,7 @@ class Airlock:
         self._pruner: asyncio.Task[None] | None = None
         self.checkpoint = checkpoint or Checkpoint(load_policy(config.policy_raw))
         self.recorder = self._make_recorder(config)
+        self.spool: Spool | None = None  # uploads to recording.storage, when set
         self.broker: Broker | None = None
         self.http_runner: web.AppRunner | None = None
         self.postgres: PostgresGateway | None = None
@@ -126,6 +128,11 @@ class Airlock:
         private_dirs(config.state_dir)
         tighten(config.state_dir)  # an older version (or StateDirectoryMode=0750) made it
         await self.store.open()
+        if config.recording.storage is not None:
+            self.spool = Spool(
+                self.recorder, config.recording.storage, load_audit_key(config.keys.audit_key)
+            )
+            await self.spool.start()
         if config.recording.retention_days > 0:
             self._pruner = asyncio.create_task(
                 run_pruner(
@@ -276,6 +283,8 @@ class Airlock:
         if self.ssh is not None:
             await self.ssh.close()
         await self.recorder.aclose()
+        if self.spool is not None:
+            await self.spool.aclose()
         if self.http_runner is not None:
             await self.http_runner.cleanup()
         if self.broker is not None:

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_ssh_public_key,
 )
 
-from gateway.recording import replay
+from gateway.recording import fleet, replay
 from gateway.recording.reader import read_events, session_info
 from gateway.recording.verify import (
     VerifyReport,
@@ -82,11 +82,17 @@ def _use_store(args: argparse.Namespace) -> bool:
 def _directory(args: argparse.Namespace) -> Path:
     if args.dir is not None:
         return Path(args.dir)
-    return Path(_config(args).recording.directory)
+    config = _config(args)
+    if config.recording.storage is not None:  # local files, then the shared object store
+        from gateway.recording.fleet import merged_view
+
+        wanted = None if getattr(args, "all", False) else getattr(args, "session", None)
+        return merged_view(config, wanted, _public_key(args))
+    return Path(config.recording.directory)
 
 
 def _public_key(args: argparse.Namespace) -> Ed25519PublicKey:
-    if args.public_key is not None:
+    if getattr(args, "public_key", None) is not None:
         return load_public_key(Path(args.public_key))
     return load_public_key(Path(_config(args).keys.audit_public))
 
@@ -259,6 +265,11 @@ def run_verify(args: argparse.Namespace) -> int:
             heads = asyncio.run(_with_store(args, "session_heads"))
             rows = asyncio.run(_with_store(args, "list_sessions"))
             closed = {r.id for r in rows if r.ended_at is not None}
+        # Sessions whose full transcript is not uploaded yet: the store's head and end are
+        # ahead of the segments by design, which is "not yet uploaded", not tampering.
+        unsent = fleet.not_uploaded(directory)
+        heads = {sid: head for sid, head in heads.items() if sid not in unsent}
+        closed -= unsent
     except UsageError as exc:
         return _fail("verify", exc)
     reports: Sequence[VerifyReport]
@@ -280,6 +291,7 @@ def run_verify(args: argparse.Namespace) -> int:
                     closed=args.session in closed,
                 )
             ]
+    reports = fleet.annotate(directory, reports)
     tampered = [r for r in reports if r.tampered]
     unclosed = [r for r in reports if r.status == "unclosed"]
     if tampered:
