@@ -17,6 +17,7 @@ from aiohttp import web
 from gateway import metrics, sdnotify
 from gateway.approvals.broker import Broker
 from gateway.approvals.config import parse_approvals
+from gateway.approvals.ledger import LedgerService
 from gateway.approvals.notifiers import build_notifiers
 from gateway.checkpoint import Checkpoint, RefuseAllReviews
 from gateway.config import Config, ConfigError, load_config
@@ -83,6 +84,7 @@ class Airlock:
         self.checkpoint = checkpoint or Checkpoint(load_policy(config.policy_raw))
         self.recorder = self._make_recorder(config)
         self.spool: Spool | None = None  # uploads to recording.storage, when set
+        self.ledger: LedgerService | None = None  # the approvals ledger
         self.broker: Broker | None = None
         self.http_runner: web.AppRunner | None = None
         self.postgres: PostgresGateway | None = None
@@ -159,6 +161,8 @@ class Airlock:
             notifiers=build_notifiers(approvals),
             shared_store=config.store != "sqlite",
         )
+        self.ledger = LedgerService(config, load_audit_key(config.keys.audit_key))
+        self.broker.ledger = await self.ledger.start()
         await self.broker.start()
         # Reviews wait for a human only where one can answer: this node's HTTP API (the
         # page, Slack, the CLI) or another node's through a shared store. Otherwise a review
@@ -289,6 +293,8 @@ class Airlock:
             await self.http_runner.cleanup()
         if self.broker is not None:
             await self.broker.stop()
+        if self.ledger is not None:
+            await self.ledger.aclose()
         self.authenticator.close()
         await self.store.close()
 

@@ -150,6 +150,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--public-key", type=Path, help="audit public key (PEM or OpenSSH)")
     p.add_argument("session", nargs="?", help="session id (default with --all: every one)")
     p.add_argument("--all", action="store_true", help="verify every transcript")
+    p.add_argument("--bundle", type=Path, help="check an evidence bundle offline (airlock export)")
     p.add_argument(
         "--allow-unclosed",
         action="store_true",
@@ -254,6 +255,10 @@ def run_verify(args: argparse.Namespace) -> int:
     event present verifies, the end is missing" — and the operator decides (a running
     gateway's live sessions show up the same way).
     """
+    if getattr(args, "bundle", None) is not None:
+        from gateway.cli_export import run_verify_bundle
+
+        return run_verify_bundle(args)
     if bool(args.session) == bool(args.all):
         return _fail("verify", UsageError("give a SESSION or --all"))
     try:
@@ -292,9 +297,16 @@ def run_verify(args: argparse.Namespace) -> int:
                 )
             ]
     reports = fleet.annotate(directory, reports)
+    ledgers: list[VerifyReport] = []
+    if _use_store(args):  # the approvals ledgers, and each transcript's events against them
+        from gateway.approvals.ledger import configured_ledgers, cross_check, verify_ledgers
+
+        ledger_files = configured_ledgers(_config(args), key)
+        ledgers = fleet.annotate(directory, verify_ledgers(ledger_files, key))
+        reports = cross_check({**transcripts(directory), **ledger_files}, reports, key)
     tampered = [r for r in reports if r.tampered]
     unclosed = [r for r in reports if r.status == "unclosed"]
-    if tampered:
+    if tampered or any(r.tampered for r in ledgers):
         code = EXIT_TAMPERED
     elif unclosed and not args.allow_unclosed:
         code = EXIT_UNCLOSED
@@ -308,6 +320,7 @@ def run_verify(args: argparse.Namespace) -> int:
             "tampered": len(tampered),
             "unclosed": len(unclosed),
             "reports": [r.to_json() for r in reports],
+            "ledgers": [r.to_json() for r in ledgers],
         }
         print(json.dumps(summary, indent=1))
         return code
@@ -320,6 +333,11 @@ def run_verify(args: argparse.Namespace) -> int:
             where = f" event {prob.seq}" if prob.seq is not None else ""
             label = prob.kind if prob.tamper else "unclosed"
             print(f"{label:<13} {r.session_id}{where}: {prob.detail}")
+    for r in ledgers:  # an open ledger (running node) is unclosed, which is not a finding
+        bad = [p for p in r.problems if p.tamper]
+        print(f"{'tampered' if bad else 'ledger':<9} {r.session_id}  {r.events} events")
+        for prob in bad:
+            print(f"{prob.kind:<13} {r.session_id}: {prob.detail}")
     ok = len(reports) - len(tampered) - len(unclosed)
     print(
         f"{ok} of {len(reports)} transcripts verified, {len(unclosed)} unclosed "

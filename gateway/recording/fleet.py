@@ -17,12 +17,13 @@ import binascii
 import shutil
 import tempfile
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway.config import Config
+from gateway.config import Config, ObjectStorage
 from gateway.recording import chain
 from gateway.recording.objectstore import StoredSegment, TranscriptObjects, segment_digest
 from gateway.recording.verify import Problem, VerifyReport, transcripts
@@ -117,18 +118,36 @@ async def _gather(
     return notes
 
 
-def merged_view(config: Config, session_id: str | None, public_key: Ed25519PublicKey) -> Path:
+def ledger_storage(storage: ObjectStorage) -> ObjectStorage:
+    """Where the approvals ledgers go: ``prefix/ledger`` of the same bucket."""
+    return replace(storage, prefix=f"{storage.prefix}/ledger".lstrip("/"))
+
+
+def merged_view(
+    config: Config,
+    session_id: str | None,
+    public_key: Ed25519PublicKey,
+    *,
+    ledger: bool = False,
+) -> Path:
     """A temporary directory with the local and uploaded transcripts (``session_id``
-    only, or every one), removed at exit."""
-    assert config.recording.storage is not None
+    only, or every one; ``ledger``: the approvals ledgers instead), removed at exit."""
     view = Path(tempfile.mkdtemp(prefix="airlock-view-"))
     atexit.register(_cleanup, view)
-    local = transcripts(config.recording.directory) if config.recording.directory.is_dir() else {}
+    directory = config.recording.directory
+    storage = config.recording.storage
+    if ledger:
+        from gateway.approvals.ledger import ledger_directory
+
+        directory = ledger_directory(config.state_dir)
+        storage = ledger_storage(storage) if storage is not None else None
+    local = transcripts(directory) if directory.is_dir() else {}
     for sid, path in local.items():
         if session_id is None or sid == session_id:
             (view / f"{sid}.jsonl").symlink_to(path.resolve())
-    objects = TranscriptObjects(config.recording.storage)
-    _NOTES[view] = asyncio.run(_gather(objects, local, session_id, view, public_key))
+    if storage is not None:
+        objects = TranscriptObjects(storage)
+        _NOTES[view] = asyncio.run(_gather(objects, local, session_id, view, public_key))
     return view
 
 
