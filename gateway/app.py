@@ -132,7 +132,10 @@ class Airlock:
         await self.store.open()
         if config.recording.storage is not None:
             self.spool = Spool(
-                self.recorder, config.recording.storage, load_audit_key(config.keys.audit_key)
+                self.recorder,
+                config.recording.storage,
+                load_audit_key(config.keys.audit_key),
+                retention_days=config.recording.retention_days,
             )
             await self.spool.start()
         if config.recording.retention_days > 0:

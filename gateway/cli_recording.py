@@ -284,7 +284,11 @@ def run_verify(args: argparse.Namespace) -> int:
         path = find_transcript(directory, args.session)
         pruned = pruned_sessions(directory, key) if path is None else {}
         if path is None and args.session in pruned:
-            reports = verify_all(directory, key, {}, pruned={args.session: pruned[args.session]})
+            # The session must be among verify_all's ids (files or heads) to be reported.
+            head = heads.get(args.session) or pruned[args.session]
+            reports = verify_all(
+                directory, key, {args.session: head}, pruned={args.session: pruned[args.session]}
+            )
             reports = [r for r in reports if r.session_id == args.session]
         else:
             reports = [

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gateway.config import Config, ObjectStorage
 from gateway.recording import chain
 from gateway.recording.objectstore import StoredSegment, TranscriptObjects, segment_digest
+from gateway.recording.verify import MAINTENANCE_PREFIX as MAINTENANCE
 from gateway.recording.verify import Problem, VerifyReport, transcripts
 
 _NOTES: dict[Path, dict[str, list[Problem]]] = {}
@@ -89,8 +90,8 @@ async def _gather(
     public_key: Ed25519PublicKey,
 ) -> dict[str, list[Problem]]:
     notes: dict[str, list[Problem]] = {}
-    if wanted is not None:
-        ids = [wanted]
+    if wanted is not None:  # and the pruner's records, which say what retention removed
+        ids = [wanted, *(i for i in await objects.transcript_ids() if i.startswith(MAINTENANCE))]
     else:
         ids = sorted(set(await objects.transcript_ids()) | set(await objects.segment_sessions()))
     for sid in ids:
@@ -143,7 +144,7 @@ def merged_view(
         storage = ledger_storage(storage) if storage is not None else None
     local = transcripts(directory) if directory.is_dir() else {}
     for sid, path in local.items():
-        if session_id is None or sid == session_id:
+        if session_id is None or sid == session_id or sid.startswith(MAINTENANCE):
             (view / f"{sid}.jsonl").symlink_to(path.resolve())
     if storage is not None:
         objects = TranscriptObjects(storage)

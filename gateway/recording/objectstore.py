@@ -116,6 +116,18 @@ class TranscriptObjects:
             if k.endswith(".jsonl")
         ]
 
+    async def transcript_metas(self) -> list[tuple[str, str, float, int]]:
+        """(session id, key, last modified as epoch seconds, size) of each transcript."""
+        prefix = f"{self._base}transcripts/"
+        out = []
+        async for batch in obstore.list(self._store, prefix=prefix):
+            for meta in batch:
+                key = str(meta["path"])
+                if key.endswith(".jsonl"):
+                    sid = key.removeprefix(prefix).removesuffix(".jsonl")
+                    out.append((sid, key, meta["last_modified"].timestamp(), int(meta["size"])))
+        return sorted(out)
+
     async def segment_sessions(self) -> list[str]:
         prefix = f"{self._base}segments/"
         keys = await self.keys("segments/")

@@ -75,6 +75,9 @@ class Spool:
         config: ObjectStorage,
         signing_key: Ed25519PrivateKey,
         objects: TranscriptObjects | None = None,
+        *,
+        retention_days: float = 0,
+        prune_interval_s: float = 3600.0,
     ) -> None:
         self.recorder = recorder
         self.config = config
@@ -87,6 +90,9 @@ class Spool:
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._backoff = 0.0
+        self.retention_days = retention_days
+        self.prune_interval_s = prune_interval_s
+        self._next_prune = 0.0
         self.failures = 0
         self.last_error = ""
 
@@ -168,6 +174,26 @@ class Spool:
                 await asyncio.wait_for(self._wake.wait(), self._backoff or self._tick())
             self._wake.clear()
             await self.run_once()
+            if self.retention_days > 0 and time.monotonic() >= self._next_prune:
+                self._next_prune = time.monotonic() + self.prune_interval_s
+                await self.prune_bucket()
+
+    async def prune_bucket(self, now: float | None = None) -> list[str]:
+        """Retention in the bucket (``objectprune``); errors are logged, retried later."""
+        from gateway.recording.objectprune import prune_objects_once
+
+        try:
+            gone = await prune_objects_once(
+                self.recorder, self.objects, self.retention_days, now or time.time()
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("pruning %s failed; retrying later", self.config.url)
+            return []
+        if gone:
+            log.info("pruned %d transcripts past retention from %s", len(gone), self.config.url)
+        return gone
 
     async def run_once(self) -> Exception | None:
         """One pass: due segments, then every closed transcript. Returns the error that

@@ -77,6 +77,11 @@ def start_seaweed(timeout_s: float = 60.0) -> SeaweedServer:
         "-s3",
         f"-s3.port={ports['s3']}",
         f"-s3.port.grpc={grpc['s3']}",
+        # Side servers with fixed default ports would clash between parallel test runs;
+        # and no telemetry from tests.
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-master.telemetry=false",
         # Every bucket is its own collection with its own volumes: room for many small ones.
         "-volume.max=300",
         "-master.volumeSizeLimitMB=16",
@@ -101,6 +106,7 @@ def start_seaweed(timeout_s: float = 60.0) -> SeaweedServer:
         except (urllib.error.URLError, ConnectionError, TimeoutError, AssertionError):
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
+            log = (directory / "weed.log").read_text(errors="replace")[-3000:]
             server.stop()
-            raise RuntimeError(f"weed server did not start: see {directory}/weed.log")
+            raise RuntimeError(f"weed server did not start:\n{log}")
         time.sleep(0.2)  # polling for readiness, not synchronising a test

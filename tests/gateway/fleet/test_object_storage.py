@@ -225,3 +225,36 @@ def test_storage_config_errors_name_the_key(tmp_path: Path) -> None:
     ).recording.storage
     assert ok is not None and (ok.bucket, ok.prefix, ok.url) == ("b", "p", "s3://b/p")
     assert load_config is not None
+
+
+async def test_retention_in_the_bucket_is_on_record_so_verify_says_pruned(
+    seaweed: SeaweedServer,
+    tmp_path: Path,
+    keys: tuple[Ed25519PrivateKey, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import time
+
+    bucket = seaweed.new_bucket()
+    cfg = storage(seaweed, bucket)
+    a = Node(tmp_path / "node-a", keys[0], cfg)
+    a.spool.retention_days = 1
+    await a.spool.start(background=False)
+    record(a.recorder, "s-old")
+    await a.spool.drain()
+    objects = TranscriptObjects(cfg)
+    assert await objects.transcript("s-old") is not None
+    assert await a.spool.prune_bucket(now=time.time() + 2 * 86400) == ["s-old"]
+    await a.spool.drain()  # the maintenance transcript (the record) is uploaded too
+    assert await objects.transcript("s-old") is None
+    conf = node_config(tmp_path / "node-b", seaweed, bucket, keys[1])
+    code = await asyncio.to_thread(main, ["verify", "--config", str(conf), "s-old", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["reports"][0]["status"] == "pruned", out
+    # Deleted behind the pruner's back: missing.
+    record(a.recorder, "s-gone")
+    await a.spool.drain()
+    await objects.delete(objects.transcript_key("s-gone"))
+    code = await asyncio.to_thread(main, ["verify", "--config", str(conf), "s-gone", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["reports"][0]["problems"][0]["kind"] == "missing"
