@@ -97,6 +97,14 @@ def test_session_from_a_is_replayed_and_verified_on_b_after_a_is_lost(
     assert json.loads(out.stdout)["reports"][0]["status"] == "verified"
     out = airlock("replay", "--config", str(conf_b), sid, "--format", "json")
     assert out.returncode == 0 and "SELECT 2 AS fleet_closed" in out.stdout, out.stderr
+    # An evidence bundle exported on B from the bucket verifies with the public key alone.
+    bundle = conf_b.parent / "evidence.tar"
+    out = airlock("export", "--config", str(conf_b), "--session", sid, "-o", str(bundle))
+    assert out.returncode == 0, out.stdout + out.stderr
+    pub = conf_a.parent / "keys" / "audit_ed25519.pub"
+    out = airlock("verify", "--bundle", str(bundle), "--public-key", str(pub), "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert [r["session"] for r in json.loads(out.stdout)["reports"]] == [sid]
 
     # A long session; segments reach the bucket while it runs; then kill -9 of A.
     conn = psycopg.connect(a.dsn(), autocommit=True)
