@@ -1,7 +1,8 @@
 """Two `airlock serve` nodes sharing one PostgreSQL store and one SeaweedFS bucket: a
 session recorded on node A is listed, replayed and verified on node B after A's disk is
 wiped; a `kill -9` of A during a long session loses at most the unsent segment, and
-verify on B says so."""
+verify on B says so. A node that cannot upload refuses new sessions once its spool is
+full, and accepts them again when the backlog drains."""
 
 from __future__ import annotations
 
@@ -130,3 +131,41 @@ def test_session_from_a_is_replayed_and_verified_on_b_after_a_is_lost(
     assert [t for t in texts if t and "fleet_long" in t] == [
         f"SELECT {i} AS fleet_long" for i in range(5)
     ]
+
+
+def test_node_that_cannot_upload_refuses_new_sessions_once_its_spool_is_full(
+    pg: PgServer, seaweed: SeaweedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRLOCK_FLEET_S3_KEY", ACCESS_KEY)
+    monkeypatch.setenv("AIRLOCK_FLEET_S3_SECRET", SECRET_KEY)
+    bucket = f"late{uuid.uuid4().hex[:12]}"  # does not exist yet: every upload fails
+    conf = write_config(
+        tmp_path, pg,
+        recording={"storage": f"s3://{bucket}/fleet",
+                   "s3": {"endpoint": seaweed.endpoint, "allow_http": True,
+                          "access_key_id_env": "AIRLOCK_FLEET_S3_KEY",
+                          "secret_access_key_env": "AIRLOCK_FLEET_S3_SECRET",
+                          "spool_max_bytes": 1, "retry_max_s": 0.5}},
+    )  # fmt: skip
+    a = Daemon(conf)
+    try:
+        with psycopg.connect(a.dsn(), autocommit=True) as conn:
+            conn.execute("SELECT 1 AS spooled")
+        a.wait_log("failed")  # the upload of that transcript failed: it waits in the spool
+        with pytest.raises(psycopg.OperationalError, match="transcript spool full"):
+            psycopg.connect(a.dsn(), autocommit=True).close()
+        seaweed.new_bucket(bucket)  # the store is back: the backlog drains
+        objects = TranscriptObjects(load_config(conf).recording.storage)  # type: ignore[arg-type]
+        _until(lambda: asyncio.run(objects.transcript_ids()) != [], "the backlog to drain")
+        _until(lambda: _connects(a), "new sessions to be accepted again")
+    finally:
+        a.stop()
+
+
+def _connects(a: Daemon) -> bool:
+    try:
+        psycopg.connect(a.dsn(), autocommit=True).close()
+    except psycopg.OperationalError as exc:
+        assert "spool full" in str(exc), exc
+        return False
+    return True
