@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from gateway.approvals.ledger import Ledger, cross_check, verify_ledgers
 from gateway.recording import Recorder
 from gateway.recording.reader import read_events
@@ -68,3 +70,46 @@ async def test_every_approval_event_is_in_a_verifying_ledger(tmp_path: Path) -> 
     # (no ledger that verifies: nothing to cross-check against, and verify reports the
     # ledger itself as tampered)
     assert all(not r.problems for r in reports)
+
+
+def test_verify_with_a_config_checks_ledgers_and_cross_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from gateway.cli import main
+    from gateway.keys import load_audit_key, write_audit_key
+
+    state = tmp_path / "state"
+    write_audit_key(state / "keys" / "audit", state / "keys" / "audit.pub")
+    conf = tmp_path / "airlock.toml"
+    conf.write_text(f'[gateway]\nstate_dir = "{state}"\n[keys]\naudit_key = "keys/audit"\n')
+    key = load_audit_key(state / "keys" / "audit")
+    ledger = Ledger(Recorder(state / "ledger", key), "n1")
+    ledger.open()
+    w = Recorder(state / "transcripts", key).open("s1", user="alice")
+    doc = {"id": "r1", "session_id": "s1", "user": "alice", "target": "db"}
+    ledger.append("requested", doc)
+    w.approval("r1", "requested")
+    ledger.append("approved", doc, by="bob")
+    w.approval("r1", "approved", by="bob")
+    w.close()
+
+    def verify() -> tuple[int, dict]:  # type: ignore[type-arg]
+        capsys.readouterr()
+        code = main(["verify", "--config", str(conf), "--all", "--json"])
+        return code, json.loads(capsys.readouterr().out)
+
+    code, out = verify()  # the ledger is still open (a running node): not a finding
+    assert code == 0 and out["checked"] == 1 and len(out["ledgers"]) == 1, out
+    ledger.close()
+    w2 = Recorder(state / "transcripts", key).open("s2", user="eve")
+    w2.approval("r-forged", "approved", by="nobody")
+    w2.close()
+    code, out = verify()
+    assert code == 1 and out["checked"] == 2
+    assert any("r-forged" in p["detail"] for r in out["reports"] for p in r["problems"])
+    (lpath,) = (state / "ledger").rglob("*.jsonl")
+    lpath.write_bytes(lpath.read_bytes().replace(b'"by":"bob"', b'"by":"eve"'))
+    code, out = verify()
+    assert code == 1 and out["ledgers"][0]["status"] == "tampered"
