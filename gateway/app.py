@@ -18,6 +18,7 @@ from aiohttp import web
 from gateway import audit, liveness, metrics, sdnotify
 from gateway.approvals.broker import Broker
 from gateway.approvals.config import parse_approvals
+from gateway.approvals.ledger import LedgerService
 from gateway.approvals.notifiers import build_notifiers
 from gateway.audit import Event
 from gateway.checkpoint import Checkpoint, RefuseAllReviews
@@ -36,6 +37,7 @@ from gateway.postgres.listener import PostgresGateway
 from gateway.recording.pruner import run_pruner
 from gateway.recording.redact import Redactor
 from gateway.recording.retention import Pruned
+from gateway.recording.spool import Spool
 from gateway.recording.writer import Durability, TranscriptWriter
 from gateway.recording.writer import Recorder as AuditRecorder
 from gateway.ssh.server import SshGateway
@@ -104,6 +106,8 @@ class Airlock:
         self._heartbeat: asyncio.Task[None] | None = None
         self.checkpoint = checkpoint or Checkpoint(load_policy(config.policy_raw))
         self.recorder = self._make_recorder(config)
+        self.spool: Spool | None = None  # uploads to recording.storage, when set
+        self.ledger: LedgerService | None = None  # the approvals ledger
         self.broker: Broker | None = None
         self.http_runner: web.AppRunner | None = None
         self.postgres: PostgresGateway | None = None
@@ -154,6 +158,14 @@ class Airlock:
         self._heartbeat = asyncio.create_task(
             liveness.heartbeat(self.store, config.node, self.started), name="node-heartbeat"
         )
+        if config.recording.storage is not None:
+            self.spool = Spool(
+                self.recorder,
+                config.recording.storage,
+                load_audit_key(config.keys.audit_key),
+                retention_days=config.recording.retention_days,
+            )
+            await self.spool.start()
         if config.recording.retention_days > 0:
             self._pruner = asyncio.create_task(
                 run_pruner(
@@ -180,6 +192,8 @@ class Airlock:
             notifiers=build_notifiers(approvals),
             shared_store=config.store != "sqlite",
         )
+        self.ledger = LedgerService(config, load_audit_key(config.keys.audit_key))
+        self.broker.ledger = await self.ledger.start()
         await self.broker.start()
         # Reviews wait for a human only where one can answer: this node's HTTP API (the
         # page, Slack, the CLI) or another node's through a shared store. Otherwise a review
@@ -311,10 +325,14 @@ class Airlock:
         if self.ssh is not None:
             await self.ssh.close()
         await self.recorder.aclose()
+        if self.spool is not None:
+            await self.spool.aclose()
         if self.http_runner is not None:
             await self.http_runner.cleanup()
         if self.broker is not None:
             await self.broker.stop()
+        if self.ledger is not None:
+            await self.ledger.aclose()
         self.authenticator.close()
         try:
             await liveness.stopped(self.store, self.config.node, self.started)

@@ -22,6 +22,7 @@ VERB_MODULES = (
     "gateway.cli_recording",
     "gateway.cli_identity",
     "gateway.cli_approvals",
+    "gateway.cli_export",
 )
 
 CONFIG_TEMPLATE = """\

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_ssh_public_key,
 )
 
-from gateway.recording import replay
+from gateway.recording import fleet, replay
 from gateway.recording.reader import read_events, session_info
 from gateway.recording.verify import (
     VerifyReport,
@@ -82,11 +82,17 @@ def _use_store(args: argparse.Namespace) -> bool:
 def _directory(args: argparse.Namespace) -> Path:
     if args.dir is not None:
         return Path(args.dir)
-    return Path(_config(args).recording.directory)
+    config = _config(args)
+    if config.recording.storage is not None:  # local files, then the shared object store
+        from gateway.recording.fleet import merged_view
+
+        wanted = None if getattr(args, "all", False) else getattr(args, "session", None)
+        return merged_view(config, wanted, _public_key(args))
+    return Path(config.recording.directory)
 
 
 def _public_key(args: argparse.Namespace) -> Ed25519PublicKey:
-    if args.public_key is not None:
+    if getattr(args, "public_key", None) is not None:
         return load_public_key(Path(args.public_key))
     return load_public_key(Path(_config(args).keys.audit_public))
 
@@ -347,6 +353,11 @@ def run_verify(args: argparse.Namespace) -> int:
         live: set[str] = set()
         if _use_store(args):
             heads, closed, live = asyncio.run(_store_state(args))
+        # Sessions whose full transcript is not uploaded yet: the store's head and end are
+        # ahead of the segments by design, which is "not yet uploaded", not tampering.
+        unsent = fleet.not_uploaded(directory)
+        heads = {sid: head for sid, head in heads.items() if sid not in unsent}
+        closed -= unsent
     except UsageError as exc:
         return _fail("verify", exc)
     reports: Sequence[VerifyReport]
@@ -356,7 +367,11 @@ def run_verify(args: argparse.Namespace) -> int:
         path = find_transcript(directory, args.session)
         pruned = pruned_sessions(directory, key) if path is None else {}
         if path is None and args.session in pruned:
-            reports = verify_all(directory, key, {}, pruned={args.session: pruned[args.session]})
+            # The session must be among verify_all's ids (files or heads) to be reported.
+            head = heads.get(args.session) or pruned[args.session]
+            reports = verify_all(
+                directory, key, {args.session: head}, pruned={args.session: pruned[args.session]}
+            )
             reports = [r for r in reports if r.session_id == args.session]
         else:
             reports = [
@@ -369,9 +384,17 @@ def run_verify(args: argparse.Namespace) -> int:
                     closed=args.session in closed,
                 )
             ]
+    reports = fleet.annotate(directory, reports)
+    ledgers: list[VerifyReport] = []
+    if _use_store(args):  # the approvals ledgers, and each transcript's events against them
+        from gateway.approvals.ledger import configured_ledgers, cross_check, verify_ledgers
+
+        ledger_files = configured_ledgers(_config(args), key)
+        ledgers = fleet.annotate(directory, verify_ledgers(ledger_files, key))
+        reports = cross_check({**transcripts(directory), **ledger_files}, reports, key)
     tampered = [r for r in reports if r.tampered]
     unclosed = [r for r in reports if r.status == "unclosed"]
-    if tampered:
+    if tampered or any(r.tampered for r in ledgers):
         code = EXIT_TAMPERED
     elif unclosed and not args.allow_unclosed:
         code = EXIT_UNCLOSED
@@ -385,6 +408,7 @@ def run_verify(args: argparse.Namespace) -> int:
             "tampered": len(tampered),
             "unclosed": len(unclosed),
             "reports": [r.to_json() for r in reports],
+            "ledgers": [r.to_json() for r in ledgers],
         }
         print(json.dumps(summary, indent=1))
         return code
@@ -397,6 +421,11 @@ def run_verify(args: argparse.Namespace) -> int:
             where = f" event {prob.seq}" if prob.seq is not None else ""
             label = prob.kind if prob.tamper else "unclosed"
             print(f"{label:<13} {r.session_id}{where}: {prob.detail}")
+    for r in ledgers:  # an open ledger (running node) is unclosed, which is not a finding
+        bad = [p for p in r.problems if p.tamper]
+        print(f"{'tampered' if bad else 'ledger':<9} {r.session_id}  {r.events} events")
+        for prob in bad:
+            print(f"{prob.kind:<13} {r.session_id}: {prob.detail}")
     ok = len(reports) - len(tampered) - len(unclosed)
     n_live = sum(1 for r in reports if r.status == "live")
     print(

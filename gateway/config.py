@@ -59,6 +59,32 @@ class HttpListener:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectStorage:
+    """``[recording] storage = "s3://bucket/prefix"`` and ``[recording.s3]``: where closed
+    transcripts go so that any node can read them (see gateway.recording.spool)."""
+
+    bucket: str
+    prefix: str
+    endpoint: str = ""  # empty: AWS for the region
+    region: str = "us-east-1"
+    access_key_id: str | None = None  # None: the environment (AWS_ACCESS_KEY_ID, ...)
+    secret_access_key: str | None = None
+    session_token: str | None = None
+    sse: str = ""  # "", "AES256", "aws:kms"
+    sse_kms_key_id: str = ""
+    allow_http: bool = False  # plain http endpoint (loopback test servers)
+    spool_max_bytes: int = 1 << 30
+    delete_local: bool = True  # after the upload is read back and matches
+    segment_bytes: int = 1 << 20
+    segment_interval_s: float = 10.0
+    retry_max_s: float = 60.0
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
 class Recording:
     directory: Path
     durability: str = "os"
@@ -68,6 +94,7 @@ class Recording:
     retention_days: int = 0
     redact_patterns: tuple[str, ...] = ()
     sensitive_columns: tuple[str, ...] = ()
+    storage: ObjectStorage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +163,52 @@ def parse_listen(value: str, key: str) -> Listen | None:
         raise ConfigError(key, f"must be HOST:PORT or 'off', got {value!r}")
     host = host.strip("[]") or "0.0.0.0"
     return Listen(host, int(port))
+
+
+_SSE = ("", "AES256", "aws:kms")
+
+
+def _storage(rec: Section) -> ObjectStorage | None:
+    url = rec.get("storage", str, "")
+    s3 = rec.table("s3")
+    if not url:
+        if s3.data:
+            raise ConfigError(s3.key(next(iter(s3.data))), "needs recording.storage")
+        return None
+    if not url.startswith("s3://"):
+        raise ConfigError("recording.storage", f"must be s3://BUCKET[/PREFIX], got {url!r}")
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise ConfigError("recording.storage", f"names no bucket: {url!r}")
+    sse = s3.get("sse", str, "")
+    if sse not in _SSE:
+        raise ConfigError(s3.key("sse"), f"must be one of {', '.join(map(repr, _SSE))}")
+    endpoint = s3.get("endpoint", str, "")
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        raise ConfigError(s3.key("endpoint"), f"must be an http(s):// URL, got {endpoint!r}")
+    storage = ObjectStorage(
+        bucket=bucket,
+        prefix=prefix.strip("/"),
+        endpoint=endpoint,
+        region=s3.get("region", str, "us-east-1"),
+        access_key_id=secret(s3, "access_key_id"),
+        secret_access_key=secret(s3, "secret_access_key"),
+        session_token=secret(s3, "session_token"),
+        sse=sse,
+        sse_kms_key_id=s3.get("sse_kms_key_id", str, ""),
+        allow_http=s3.get("allow_http", bool, False),
+        spool_max_bytes=s3.positive("spool_max_bytes", int, 1 << 30),
+        delete_local=s3.get("delete_local", bool, True),
+        segment_bytes=s3.positive("segment_bytes", int, 1 << 20),
+        segment_interval_s=s3.positive("segment_interval_s", float, 10.0),
+        retry_max_s=s3.positive("retry_max_s", float, 60.0),
+    )
+    if storage.sse_kms_key_id and storage.sse != "aws:kms":
+        raise ConfigError(s3.key("sse_kms_key_id"), "needs sse = 'aws:kms'")
+    if storage.endpoint.startswith("http://") and not storage.allow_http:
+        raise ConfigError(s3.key("endpoint"), "is plain http: set allow_http = true to permit it")
+    s3.finish()
+    return storage
 
 
 def _user(name: str, sec: Section) -> User:
@@ -274,6 +347,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         retention_days=rec.get("retention_days", int, 0),
         redact_patterns=rec.strings("redact_patterns"),
         sensitive_columns=rec.strings("sensitive_columns"),
+        storage=_storage(rec),
     )
     _check_regexes(recording.redact_patterns, "recording.redact_patterns")
     rec.finish()

@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.gateway import GatewayThread, base_config
 from tests.support.pg import PgServer, start_postgres
+from tests.support.seaweed import SeaweedServer, start_seaweed
 
 pytest_plugins = ["tests.support.fixtures"]  # sshd, slapd, dave_key
 
@@ -30,3 +31,13 @@ def gateway(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield gw
     finally:
         gw.stop()
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[SeaweedServer]:
+    """A real S3-compatible server (SeaweedFS) for object-storage tests."""
+    server = start_seaweed()
+    try:
+        yield server
+    finally:
+        server.stop()

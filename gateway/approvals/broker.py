@@ -28,6 +28,7 @@ from gateway.model import Action, Identity, Outcome, ReviewMode, Verdict
 from protocols.classification import BENIGN, Classification
 
 if TYPE_CHECKING:
+    from gateway.approvals.ledger import Ledger
     from gateway.checkpoint import SessionContext
     from gateway.recording.redact import Redactor
     from gateway.store.base import Store
@@ -115,6 +116,7 @@ class Broker:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._closing: str | None = None  # set by withdraw_all (SIGTERM drain): why
+        self.ledger: Ledger | None = None  # approvals ledger (gateway.approvals.ledger)
 
     # --- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -211,6 +213,8 @@ class Broker:
         doc = self._new_request(ctx, action, classification, verdict)
         await self.store.put("request", doc["id"], doc)
         accounting.created(doc)
+        if self.ledger is not None:
+            self.ledger.append("requested", doc, categories=doc["categories"], rule=doc["rule"])
         if verdict.mode is ReviewMode.RETRY:
             key = _retry_key(session.identity.user, session.target, doc["sha256"])
             await self.store.put("retry", key, {"request_id": doc["id"]})
@@ -547,6 +551,8 @@ class Broker:
                 break
         else:
             raise Conflict(f"request {request_id} is changing too fast; try again")
+        if self.ledger is not None:
+            self.ledger.append("vote", new, **vote, approve=approve)
         if new["state"] in FINAL:
             await self._finished(new)
         return new
@@ -574,6 +580,10 @@ class Broker:
     async def _finished(self, doc: dict[str, Any]) -> None:
         """After a final state: open grant windows, wake the local waiter, tell other nodes."""
         accounting.finished(doc)
+        if self.ledger is not None:
+            self.ledger.append(
+                doc["state"], doc, by=doc.get("decided_by", ""), reason=doc.get("decision_reason")
+            )
         if doc["state"] == APPROVED and doc.get("window_minutes"):
             until = doc["decided_at"] + doc["window_minutes"] * 60
             for category in doc["window_categories"]:
@@ -591,6 +601,8 @@ class Broker:
                         "target": doc["target"],
                     },
                 )
+                if self.ledger is not None:
+                    self.ledger.append("window", doc, category=category, until=until)
         self._wake(doc)
         try:
             await self.store.publish(DECISIONS_CHANNEL, doc["id"])

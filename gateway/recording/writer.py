@@ -601,6 +601,11 @@ class Recorder:
         self._idle_task: asyncio.Task[None] | None = None
         #: Pre-encoded statement and result shapes (see gateway.recording.template).
         self._templates: dict[object, Template] = {}
+        #: Hooks for the object-storage spool (gateway.recording.spool): ``admit`` returns
+        #: why a new session must be refused (spool full) or None; ``on_closed`` is told
+        #: of each transcript once it is closed and signed.
+        self.admit: Callable[[], str | None] | None = None
+        self.on_closed: Callable[[TranscriptWriter], None] | None = None
 
     def _template(
         self,
@@ -623,6 +628,9 @@ class Recorder:
         Typical fields: user, groups, agent, client_addr, target, tls, protocol, reason.
         """
         check_session_id(session_id)
+        refused = self.admit() if self.admit is not None else None
+        if refused is not None:
+            raise RecorderError(refused)
         if session_id in self._open:
             raise RecorderError(f"session {session_id} already has an open transcript")
         started = time.time() if ts is None else ts
@@ -675,6 +683,8 @@ class Recorder:
         self._recent[w.session_id] = w.head
         while len(self._recent) > _RECENT_HEADS:
             self._recent.popitem(last=False)
+        if self.on_closed is not None:
+            self.on_closed(w)
         if self._dirty.get(w.session_id) is w:
             # The flusher (or aclose) closes the fd after fsyncing it.
             if self._wake is not None and self._task is not None and not self._task.done():
