@@ -53,10 +53,10 @@ class TlsTap:
         self.records: list[tuple[int, int]] = []  # (content type, length) gateway -> client
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        server = asyncio.run_coroutine_threadsafe(
+        self.server = asyncio.run_coroutine_threadsafe(
             asyncio.start_server(self._handle, "127.0.0.1", 0), self.loop
         ).result(10)
-        self.listen_port = server.sockets[0].getsockname()[1]
+        self.listen_port = self.server.sockets[0].getsockname()[1]
 
     async def _handle(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
         ur, uw = await asyncio.open_connection("127.0.0.1", self.port)
@@ -87,7 +87,16 @@ class TlsTap:
         finally:
             w.close()
 
+    async def _shutdown(self) -> None:
+        self.server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def close(self) -> None:
+        """Ends every relayed connection before the loop stops (no task left pending)."""
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
