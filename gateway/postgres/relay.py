@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -45,16 +46,36 @@ _PREPARED_STATEMENTS = frozenset({"PrepareStmt", "DeallocateStmt", "DiscardStmt"
 _EFFECT_STATEMENTS = _PREPARED_STATEMENTS | {"VariableSetStmt"}
 
 
-def refusal_sql(message: str, sqlstate: str = "42501") -> bytes:
-    """A DO block that fails with our message: the server applies real-error semantics."""
-    text = message.encode("ascii", "replace").decode().replace("\0", "")
+_SQLSTATE = re.compile(r"[0-9A-Z]{5}")
+#: Fields of the server's error for our own refusal statement that tell of the DO block
+#: (CONTEXT "PL/pgSQL function inline_code_block", source file, line, routine) or carry
+#: the relay's mark (SCHEMA): not relayed, they mean nothing to the client.
+_OWN_ERROR_FIELDS = frozenset(map(ord, "WFLRs"))
+_POSITION = ord("P")
+
+
+def refusal_sql(
+    message: str, sqlstate: str = "42501", detail: str = "", hint: str = "", mark: str = ""
+) -> bytes:
+    """A DO block that fails with our message: the server applies real-error semantics.
+
+    ``mark`` goes in the error's SCHEMA field so the relay recognises the answer to its own
+    statement and strips what tells of the DO block (see ``PgRelay._own_error``).
+    """
+    texts = [
+        t.encode("ascii", "replace").decode().replace("\0", "") for t in (message, detail, hint)
+    ]
     tag = "airlock_" + secrets.token_hex(4)
-    while tag in text:
+    while any(tag in t for t in texts):
         tag = "airlock_" + secrets.token_hex(4)
-    return (
-        f"DO ${tag}$BEGIN RAISE EXCEPTION USING ERRCODE = '{sqlstate}', "
-        f"MESSAGE = ${tag}m${text}${tag}m$; END${tag}$"
-    ).encode()
+    code = sqlstate if _SQLSTATE.fullmatch(sqlstate) else "42501"
+    options = [f"ERRCODE = '{code}'"]
+    for name, text in zip(("MESSAGE", "DETAIL", "HINT"), texts, strict=True):
+        if text or name == "MESSAGE":
+            options.append(f"{name} = ${tag}m${text}${tag}m$")
+    if mark:
+        options.append(f"SCHEMA = '{mark}'")
+    return (f"DO ${tag}$BEGIN RAISE EXCEPTION USING {', '.join(options)}; END${tag}$").encode()
 
 
 class _Side(asyncio.Protocol):
@@ -131,6 +152,10 @@ class PgRelay:
         # for (SQL PREPARE shares the protocol's namespace; a Parse of an existing name may
         # fail and leave the old one): each of their Executes is decided on its own.
         self._unvouched: set[str] = set()
+        # Marks the errors that answer the relay's own refusal statements (refusal_sql):
+        # secret, so a client's own DO block cannot have its error fields rewritten.
+        self._mark = "airlock_" + secrets.token_hex(12)
+        self._mark_field = b"s" + self._mark.encode() + b":"
 
     # --- wiring ---------------------------------------------------------------------
 
@@ -414,7 +439,13 @@ class PgRelay:
             if kind == P and not self._lexing_unsettled:
                 self._lexing_unsettled = self._changes_lexing(action.text, outcome.classification)
             return
-        refusal = refusal_sql(outcome.message or "airlock: refused", outcome.sqlstate)
+        refusal = refusal_sql(
+            outcome.message or "airlock: refused",
+            outcome.sqlstate,
+            outcome.detail,
+            outcome.hint,
+            f"{self._mark}:{outcome.position}",
+        )
         if kind in (P, E_):
             out.append(m.parse("", refusal) + m.bind_unnamed() + m.execute_unnamed())
             self._swallow += 2
@@ -542,6 +573,10 @@ class PgRelay:
         keep: list[bytes] | None = None  # built only once a message must be dropped
         on_result = self.on_result
         for index, (kind, msg) in enumerate(msgs):
+            if kind == E_ and self._mark_field in msg:
+                msg = self._own_error(msg)
+                if keep is None:
+                    keep = [msg for _, msg in msgs[:index]]
             if self._drop and kind == self._drop[0]:
                 self._drop.popleft()  # an answer to the gateway's own statement
                 if keep is None:
@@ -581,6 +616,23 @@ class PgRelay:
             self.to_client(data)  # the common case: forward the read as it came
         elif msgs:
             self.to_client(b"".join(msg for _, msg in msgs))
+
+    def _own_error(self, msg: bytes) -> bytes:
+        """The server's error for a refusal statement of ours, as the client should see it:
+        without the fields that tell of the DO block, with the syntax error's position."""
+        try:
+            fields = m.raw_fields(msg)
+        except m.ProtocolError:
+            return msg
+        mark = next((v for c, v in fields if c == ord("s")), b"")
+        if not mark.startswith(self._mark_field[1:]):
+            return msg
+        kept = [(c, v) for c, v in fields if c not in _OWN_ERROR_FIELDS]
+        position = mark[len(self._mark_field) - 1 :]
+        if position.isdigit() and int(position) > 0:
+            at = next((i for i, (c, _) in enumerate(kept) if c in (ord("D"), ord("H"))), None)
+            kept.insert(len(kept) if at is None else at, (_POSITION, position))
+        return m.with_fields(msg, kept)
 
     # --- bounded result-row samples (recording.rows_limit / rows_bytes_limit) --------
 
