@@ -57,6 +57,14 @@ class SessionContext:
     cache: dict[tuple[bytes, LexingState, int], Outcome] = field(default_factory=dict)
     #: Called when an action starts waiting for a human (the relay keeps its session alive).
     on_hold: Callable[[], None] | None = None
+    #: Tells the client with separate DETAIL/HINT fields (Postgres NOTICE); else `notify`.
+    notice: Callable[[telling.Told], Awaitable[None]] | None = None
+
+    async def tell(self, told: telling.Told) -> None:
+        if self.notice is not None:
+            await self.notice(told)
+        else:
+            await self.notify(told.as_text())
 
 
 class RefuseAllReviews:

@@ -69,8 +69,9 @@ class Told:
     hint: str = ""
 
     def as_text(self) -> str:
-        """One block of text for channels without fields (an SSH session's stderr)."""
-        return "\n".join(part for part in (self.message, self.detail, self.hint) if part)
+        """For channels without fields (an SSH session's stderr): the primary line, which
+        names the request and the link itself; the HINT's advice is Postgres's."""
+        return self.message
 
 
 def what_it_does(c: Classification) -> str:

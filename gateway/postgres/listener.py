@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import metrics
+from gateway import metrics, telling
 from gateway.checkpoint import Checkpoint, Recorder, SessionContext
 from gateway.config import Config, Target, is_loopback
 from gateway.identity.authenticator import Authenticator
@@ -365,7 +365,12 @@ class PostgresGateway:
             if relay.client is not None and not relay.client.is_closing():
                 relay.to_client(m.notice_response(text))
 
+        async def notice(told: telling.Told) -> None:
+            if relay.client is not None and not relay.client.is_closing():
+                relay.to_client(m.notice_response(told.message, told.detail, hint=told.hint))
+
         ctx.notify = notify
+        ctx.notice = notice
         self.live[key] = _Live(target, upstream.pid, upstream.secret, relay)
         session_metrics = metrics.session_started("postgres", session.target)
         forget = (

@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from gateway import telling
 from gateway.checkpoint import SQL_CACHE, Checkpoint, SessionContext
 from gateway.model import Action, ActionKind, Decision, Outcome, SessionStats, Verdict
 from gateway.postgres.tlswrite import client_writer
@@ -542,6 +543,7 @@ class PgRelay:
             Verdict(Decision.DENY, "client-cancel", "cancelled by the client while held"),
             "airlock: canceling statement due to user request (the approval request is withdrawn)",
             sqlstate="57014",
+            detail=f"{telling.WITHDRAWN} The client cancelled the statement while it was held.",
         )
         self._continue(outcome)
         return True

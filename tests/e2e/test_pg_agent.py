@@ -4,12 +4,19 @@ client encodings at startup. Real psql / psycopg through the gateway to PostgreS
 
 from __future__ import annotations
 
+import asyncio
+import re
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 import pytest
 
+from gateway.approvals.broker import Broker
+from gateway.approvals.config import parse_approvals
+from gateway.model import Identity
 from tests.support.gateway import GatewayThread, base_config
 from tests.support.pg import PgServer
 
@@ -170,3 +177,114 @@ def test_a_clients_own_error_keeps_its_context(lax: GatewayThread) -> None:
         with pytest.raises(psycopg.errors.DivisionByZero) as info:
             conn.execute("SELECT 1/0")
         assert info.value.diag.source_file is not None
+
+
+# --- item 1 with a person deciding: held, approved, denied, expired, withdrawn ----------
+
+REVIEW_POLICY = {"rules": [
+    {"name": "slow-code", "decision": "review", "categories": ["code"], "timeout": 1},
+    {"name": "review-privilege", "decision": "review", "categories": ["privilege"]},
+]}  # fmt: skip
+
+
+@dataclass
+class Approvals:
+    gw: GatewayThread
+    broker: Broker
+
+
+@pytest.fixture(scope="module")
+def approvals(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Approvals]:
+    raw = base_config(
+        tmp_path_factory.mktemp("agent-approvals"),
+        pg,
+        policy=REVIEW_POLICY,
+        approvals={"approvers": ["bob", "carol"]},
+    )
+    gw = GatewayThread.from_dict(raw)
+    broker = Broker(gw.app.store, parse_approvals(gw.config.raw.get("approvals")),
+                    node=gw.config.node, public_url="http://gateway.example")  # fmt: skip
+    gw.call(broker.start())
+    gw.app.checkpoint.reviewer = broker
+    pg.psql("DROP TABLE IF EXISTS agent_t; CREATE TABLE agent_t(x int)")
+    yield Approvals(gw, broker)
+    gw.call(broker.stop())
+    gw.stop()
+
+
+@dataclass(frozen=True)
+class Notice:
+    message_primary: str
+    message_detail: str
+    message_hint: str
+
+
+class Notices:
+    """A notice's Diagnostic is valid only inside the handler: its fields are copied."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.queue: asyncio.Queue[Notice] = asyncio.Queue()
+        conn.add_notice_handler(
+            lambda d: self.queue.put_nowait(
+                Notice(d.message_primary or "", d.message_detail or "", d.message_hint or "")
+            )
+        )
+
+    async def next(self) -> Notice:
+        return await asyncio.wait_for(self.queue.get(), 20)
+
+
+async def _decide(approvals: Approvals, rid: str, who: str, approve: bool, why: str) -> None:
+    decide = approvals.broker.decide(rid, Identity(who, frozenset()), approve, why)
+    await asyncio.to_thread(approvals.gw.call, decide)
+
+
+async def test_held_notice_then_approved_notice_before_the_result(approvals: Approvals) -> None:
+    async with await psycopg.AsyncConnection.connect(
+        approvals.gw.dsn("alice"), autocommit=True
+    ) as conn:
+        notices = Notices(conn)
+        grant = asyncio.ensure_future(conn.execute("GRANT SELECT ON agent_t TO PUBLIC"))
+        held = await notices.next()
+        detail, hint = held.message_detail or "", held.message_hint or ""
+        found = re.search(r"Request: ([0-9a-f]{16})\.", detail)
+        assert found and detail.startswith("airlock: held."), detail
+        rid = found.group(1)
+        assert "Categories: privilege." in detail and "Deadline: " in detail
+        assert "rule 'review-privilege'" in detail
+        assert f"http://gateway.example/approvals/{rid}" in hint and "airlock.reason" in hint
+        assert "fallback" not in (held.message_primary or "") + detail + hint
+        await _decide(approvals, rid, "bob", True, "")
+        approved = await notices.next()
+        assert (approved.message_detail or "").startswith("airlock: approved.")
+        assert "bob" in (approved.message_primary or "")
+        await asyncio.wait_for(grant, 20)
+
+
+async def test_denied_expired_and_withdrawn_are_told_apart(approvals: Approvals) -> None:
+    async with await psycopg.AsyncConnection.connect(
+        approvals.gw.dsn("alice"), autocommit=True
+    ) as conn:
+        notices = Notices(conn)
+        revoke = asyncio.ensure_future(conn.execute("REVOKE SELECT ON agent_t FROM PUBLIC"))
+        found = re.search(r"Request: ([0-9a-f]{16})", (await notices.next()).message_detail or "")
+        assert found
+        await _decide(approvals, found.group(1), "carol", False, "change\nfreeze")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as denied:
+            await asyncio.wait_for(revoke, 20)
+        detail = denied.value.diag.message_detail or ""
+        assert detail.startswith("airlock: denied."), detail
+        assert "Decided by: carol." in detail and "change freeze" in detail
+        assert denied.value.diag.context is None
+
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as expired:
+            await conn.execute("DO $$BEGIN END$$")  # `code`, held for at most 1 s
+        assert (expired.value.diag.message_detail or "").startswith("airlock: expired.")
+
+        cancelled = asyncio.ensure_future(conn.execute("GRANT UPDATE ON agent_t TO PUBLIC"))
+        await notices.next()
+        await notices.next()  # the expired request's notice came first
+        await conn.cancel_safe()
+        with pytest.raises(psycopg.errors.QueryCanceled) as withdrawn:
+            await asyncio.wait_for(cancelled, 20)
+        assert (withdrawn.value.diag.message_detail or "").startswith("airlock: withdrawn.")
