@@ -83,7 +83,10 @@ def _line(doc: dict[str, Any], now: float) -> str:
     )
     # One line per request: a newline in the statement must not start a fake entry.
     shown = for_humans(text[:200] + ("..." if len(text) > 200 else "")).replace("\n", "\\n")
-    return for_humans(head) + f"\n    {shown}" + warning
+    reason = str(doc.get("agent_reason") or "")
+    said = for_humans(reason[:200]).replace("\n", "\\n")  # one line, like the statement
+    why = f"\n    reason: {said}" if reason else ""
+    return for_humans(head) + f"\n    {shown}" + why + warning
 
 
 def cmd_requests(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 import re
 import secrets
@@ -30,6 +31,7 @@ from protocols.classification import Category, Classification
 from protocols.pgwire import messages as m
 from protocols.sql import LexingState
 from protocols.sql.context import SqlEffects, apply_prepared
+from protocols.sql.reason import stated_reason
 
 log = logging.getLogger("airlock.postgres")
 
@@ -43,6 +45,10 @@ _UNSETTLED = Classification.unknown(
     "an earlier statement in this batch changes standard_conforming_strings or "
     "client_encoding; statements before its Sync cannot be classified"
 )
+_REASON = re.compile(rb"(?i)airlock\.reason")
+_EMPTY_QUERY = m.query("")
+EMPTY_QUERY_RESPONSE = ord("I")
+_SET_COMPLETE = m.command_complete("SET")
 _PREPARED_STATEMENTS = frozenset({"PrepareStmt", "DeallocateStmt", "DiscardStmt"})
 _EFFECT_STATEMENTS = _PREPARED_STATEMENTS | {"VariableSetStmt"}
 
@@ -136,6 +142,8 @@ class PgRelay:
         self._lexing_unsettled = False  # a Parse in this batch changes lexing settings
         self._syncing: asyncio.Future[None] | None = None
         self._drop: collections.deque[int] = collections.deque()  # answers not to relay
+        # (kind, replacement): answers to stand-in statements, replaced in order.
+        self._substitute: collections.deque[tuple[int, bytes]] = collections.deque()
         self.sent_at = time.monotonic()  # when the last batch went upstream (durations)
         recorder = ctx.recorder
         self._transcript = recorder if isinstance(recorder, TranscriptWriter) else None
@@ -222,6 +230,8 @@ class PgRelay:
                     self._suspend(out, msgs[index:], self._lexing_settles)
                     return
                 try:
+                    if kind == Q and _REASON.search(msg) and self._take_reason(out, msg):
+                        continue
                     action = self._action(kind, msg)
                 except m.ProtocolError as exc:
                     self.fail_client("08P01", f"airlock: {exc}")
@@ -282,6 +292,30 @@ class PgRelay:
                     self._in_flight += 1
                 out.append(msg)
         self._write_upstream(out)
+
+    def _take_reason(self, out: list[bytes], msg: bytes) -> bool:
+        """``SET airlock.reason = '...'`` alone in a Query: recorded, kept for the approval
+        requests that follow, answered ``SET``, never forwarded nor held. The server
+        answers an empty query in its place, so the answer keeps its order."""
+        if self._lexing_unsettled:
+            return False
+        reason = stated_reason(self._decode(m.query_text(msg)), self.ctx.lexing)
+        if reason is None:
+            return False
+        try:
+            if self._transcript is not None:
+                self._transcript.reason(reason)
+            elif self.ctx.recorder is not None:
+                self.ctx.recorder.write("reason", reason=reason)
+        except Exception as exc:
+            log.exception("cannot record the stated reason")
+            self.fail_client("58030", f"airlock: refused: the transcript cannot be written ({exc})")
+            return True
+        self.ctx.session = dataclasses.replace(self.ctx.session, reason=reason)
+        out.append(_EMPTY_QUERY)
+        self._in_flight += 1
+        self._substitute.append((EMPTY_QUERY_RESPONSE, _SET_COMPLETE))
+        return True
 
     def _recheck(self, msg: bytes) -> Action | None:
         """The action an Execute runs, if it must be decided again (older policy, or its
@@ -577,6 +611,10 @@ class PgRelay:
         for index, (kind, msg) in enumerate(msgs):
             if kind == E_ and self._mark_field in msg:
                 msg = self._own_error(msg)
+                if keep is None:
+                    keep = [msg for _, msg in msgs[:index]]
+            elif self._substitute and kind == self._substitute[0][0]:
+                msg = self._substitute.popleft()[1]  # the answer to a statement we took
                 if keep is None:
                     keep = [msg for _, msg in msgs[:index]]
             if self._drop and kind == self._drop[0]:

@@ -100,6 +100,11 @@ def parse_options(options: str) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise StartupRefused(f"startup option {item!r} must be name=value")
+        if name.lower() == REASON_KEY:
+            # README's form, PGOPTIONS='-c airlock.reason=rotate keys', works as written:
+            # the reason takes the words up to the next option (it never goes upstream).
+            while i < len(words) and not words[i].startswith("-"):
+                value, i = f"{value} {words[i]}", i + 1
         settings[name.replace("-", "_")] = value
     return settings
 

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from gateway import cli_approvals
 from gateway.approvals.broker import Broker
 from gateway.approvals.config import parse_approvals
 from gateway.model import Identity
@@ -288,3 +289,57 @@ async def test_denied_expired_and_withdrawn_are_told_apart(approvals: Approvals)
         with pytest.raises(psycopg.errors.QueryCanceled) as withdrawn:
             await asyncio.wait_for(cancelled, 20)
         assert (withdrawn.value.diag.message_detail or "").startswith("airlock: withdrawn.")
+
+
+# --- item 3: the reason --------------------------------------------------------------------
+
+
+async def _held_request(approvals: Approvals, conn: psycopg.AsyncConnection[Any]) -> str:
+    """Hold a GRANT, read its request, deny it; return the request id."""
+    notices = Notices(conn)
+    grant = asyncio.ensure_future(conn.execute("GRANT DELETE ON agent_t TO PUBLIC"))
+    found = re.search(r"Request: ([0-9a-f]{16})", (await notices.next()).message_detail)
+    assert found
+    await _decide(approvals, found.group(1), "bob", False, "not now")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        await asyncio.wait_for(grant, 20)
+    return found.group(1)
+
+
+async def test_readme_pgoptions_reason_with_spaces_works(approvals: Approvals) -> None:
+    dsn = approvals.gw.dsn("alice", options="-c airlock.reason=rotate keys -c timezone=UTC")
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        timezone = await (await conn.execute("SHOW timezone")).fetchone()
+        assert timezone == ("UTC",)  # the option after the reason still applies
+        rid = await _held_request(approvals, conn)
+        doc = await asyncio.to_thread(approvals.gw.call, approvals.broker.get(rid))
+        assert doc is not None and doc["agent_reason"] == "rotate keys"
+
+
+async def test_set_airlock_reason_is_taken_by_the_gateway(approvals: Approvals) -> None:
+    async with await psycopg.AsyncConnection.connect(
+        approvals.gw.dsn("alice"), autocommit=True
+    ) as conn:
+        cur = await conn.execute("SET airlock.reason = 'ticket 42:\n\x1b[2Jrotate'")
+        assert cur.statusmessage == "SET"  # answered at once: not held, not refused
+        # Not forwarded: the server never heard of the setting.
+        assert await (await conn.execute("SELECT current_setting('airlock.reason', true)")).fetchone() == (None,)  # fmt: skip
+        rid = await _held_request(approvals, conn)
+        doc = await asyncio.to_thread(approvals.gw.call, approvals.broker.get(rid))
+        assert doc is not None and doc["agent_reason"] == "ticket 42:\n\x1b[2Jrotate"
+        line = cli_approvals._line(doc, 0)
+        assert "reason: ticket 42:\\n\\x1b[2Jrotate" in line and "\x1b" not in line
+
+
+def test_a_reason_with_another_statement_goes_through_policy(
+    strict: GatewayThread, pg: PgServer, victim: None
+) -> None:
+    with psycopg.connect(strict.dsn("alice"), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SET airlock.reason = 'x'; DROP TABLE agent_victim")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SET LOCAL airlock.reason = 'x'")  # not taken: reviewed as before
+        with conn.transaction():  # taken inside a transaction too, answered in order
+            assert conn.execute("SET airlock.reason = 'in tx'").statusmessage == "SET"
+            assert conn.execute("SELECT 5").fetchone() == (5,)
+    assert victim_exists(pg)
