@@ -343,3 +343,18 @@ def test_a_reason_with_another_statement_goes_through_policy(
             assert conn.execute("SET airlock.reason = 'in tx'").statusmessage == "SET"
             assert conn.execute("SELECT 5").fetchone() == (5,)
     assert victim_exists(pg)
+
+
+# --- item 4: session-local objects are not reviewed; ddl is --------------------------------
+
+
+def test_temp_objects_pass_the_default_policy_ddl_does_not(strict: GatewayThread) -> None:
+    with psycopg.connect(strict.dsn("alice"), autocommit=True) as conn:
+        conn.execute("CREATE TEMP TABLE agent_scratch (x int) ON COMMIT PRESERVE ROWS")
+        conn.execute("INSERT INTO agent_scratch VALUES (1)")
+        conn.execute("CREATE TEMP VIEW agent_scratch_v AS SELECT x FROM agent_scratch")
+        assert conn.execute("SELECT x FROM agent_scratch_v").fetchone() == (1,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TEMP VIEW leak AS SELECT pg_read_file('/etc/hostname')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE agent_persistent (x int)")
