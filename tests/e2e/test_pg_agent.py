@@ -358,3 +358,43 @@ def test_temp_objects_pass_the_default_policy_ddl_does_not(strict: GatewayThread
             conn.execute("CREATE TEMP VIEW leak AS SELECT pg_read_file('/etc/hostname')")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("CREATE TABLE agent_persistent (x int)")
+
+
+# --- item 5: a startup client_encoding goes to policy like the same SET -----------------
+
+
+@pytest.fixture(scope="module")
+def encodings(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayThread]:
+    """A policy that lets an agent change encodings and run what then cannot be read."""
+    allowed = ["read", "write", "transaction", "session", "tamper", "unknown"]
+    policy = {"rules": [{"name": "latin1-ok", "decision": "allow", "categories": allowed}]}
+    gw = GatewayThread.from_dict(
+        base_config(tmp_path_factory.mktemp("agent-enc"), pg, policy=policy)
+    )
+    yield gw
+    gw.stop()
+
+
+def test_startup_encoding_is_refused_by_the_default_policy_as_tamper(
+    strict: GatewayThread,
+) -> None:
+    with pytest.raises(psycopg.OperationalError) as info:
+        psycopg.connect(strict.dsn("alice", client_encoding="LATIN1"))
+    assert "tamper" in str(info.value)
+
+
+def test_startup_encoding_allowed_by_policy_works_like_the_set(encodings: GatewayThread) -> None:
+    with psycopg.connect(encodings.dsn("alice", client_encoding="LATIN1"), autocommit=True) as c:
+        assert c.info.encoding == "iso8859-1"
+        assert c.execute("SHOW client_encoding").fetchone() == ("LATIN1",)
+        assert c.execute("SELECT 'café'").fetchone() == ("café",)
+    with psycopg.connect(encodings.dsn("alice"), autocommit=True) as c:
+        c.execute("SET client_encoding = 'LATIN1'")
+        assert c.execute("SELECT 'café'").fetchone() == ("café",)
+
+
+def test_after_a_startup_encoding_every_statement_is_unknown(lax: GatewayThread) -> None:
+    with psycopg.connect(lax.dsn("alice", client_encoding="LATIN1"), autocommit=True) as c:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as info:
+            c.execute("SELECT 1")
+        assert "unknown" in (info.value.diag.message_detail or "")
