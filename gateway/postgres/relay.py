@@ -46,9 +46,7 @@ _UNSETTLED = Classification.unknown(
     "client_encoding; statements before its Sync cannot be classified"
 )
 _REASON = re.compile(rb"(?i)airlock\.reason")
-_EMPTY_QUERY = m.query("")
-EMPTY_QUERY_RESPONSE = ord("I")
-_SET_COMPLETE = m.command_complete("SET")
+_REASON_STAND_IN = m.query("SET airlock.reason TO DEFAULT")
 _PREPARED_STATEMENTS = frozenset({"PrepareStmt", "DeallocateStmt", "DiscardStmt"})
 _EFFECT_STATEMENTS = _PREPARED_STATEMENTS | {"VariableSetStmt"}
 
@@ -142,8 +140,6 @@ class PgRelay:
         self._lexing_unsettled = False  # a Parse in this batch changes lexing settings
         self._syncing: asyncio.Future[None] | None = None
         self._drop: collections.deque[int] = collections.deque()  # answers not to relay
-        # (kind, replacement): answers to stand-in statements, replaced in order.
-        self._substitute: collections.deque[tuple[int, bytes]] = collections.deque()
         self.sent_at = time.monotonic()  # when the last batch went upstream (durations)
         recorder = ctx.recorder
         self._transcript = recorder if isinstance(recorder, TranscriptWriter) else None
@@ -295,8 +291,10 @@ class PgRelay:
 
     def _take_reason(self, out: list[bytes], msg: bytes) -> bool:
         """``SET airlock.reason = '...'`` alone in a Query: recorded, kept for the approval
-        requests that follow, answered ``SET``, never forwarded nor held. The server
-        answers an empty query in its place, so the answer keeps its order."""
+        requests that follow, never forwarded nor held. In its place the server gets
+        ``SET airlock.reason TO DEFAULT`` (the setting has no value there): its answer is
+        the one the client expects, in order, with a real SET's effect in an aborted
+        transaction."""
         if self._lexing_unsettled:
             return False
         reason = stated_reason(self._decode(m.query_text(msg)), self.ctx.lexing)
@@ -312,9 +310,8 @@ class PgRelay:
             self.fail_client("58030", f"airlock: refused: the transcript cannot be written ({exc})")
             return True
         self.ctx.session = dataclasses.replace(self.ctx.session, reason=reason)
-        out.append(_EMPTY_QUERY)
+        out.append(_REASON_STAND_IN)
         self._in_flight += 1
-        self._substitute.append((EMPTY_QUERY_RESPONSE, _SET_COMPLETE))
         return True
 
     def _recheck(self, msg: bytes) -> Action | None:
@@ -611,10 +608,6 @@ class PgRelay:
         for index, (kind, msg) in enumerate(msgs):
             if kind == E_ and self._mark_field in msg:
                 msg = self._own_error(msg)
-                if keep is None:
-                    keep = [msg for _, msg in msgs[:index]]
-            elif self._substitute and kind == self._substitute[0][0]:
-                msg = self._substitute.popleft()[1]  # the answer to a statement we took
                 if keep is None:
                     keep = [msg for _, msg in msgs[:index]]
             if self._drop and kind == self._drop[0]:

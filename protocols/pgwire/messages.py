@@ -417,10 +417,6 @@ def sasl_initial_response(mechanism: str, data: bytes) -> bytes:
     return message(b"p", mechanism.encode() + b"\0" + _I32.pack(len(data)) + data)
 
 
-def command_complete(tag: str) -> bytes:
-    return message(b"C", tag.encode() + b"\0")
-
-
 def query(sql: str | bytes) -> bytes:
     raw = sql.encode() if isinstance(sql, str) else sql
     return message(b"Q", raw + b"\0")
