@@ -25,6 +25,7 @@ from typing import Any
 from gateway import telling
 from gateway.checkpoint import SQL_CACHE, Checkpoint, SessionContext
 from gateway.model import Action, ActionKind, Decision, Outcome, SessionStats, Verdict
+from gateway.postgres.refusal import own_error, refusal_sql
 from gateway.postgres.tlswrite import client_writer
 from gateway.recording.writer import RecorderError, RowSampler, TranscriptWriter
 from protocols.classification import Category, Classification
@@ -49,38 +50,6 @@ _REASON = re.compile(rb"(?i)airlock\.reason")
 _REASON_STAND_IN = m.query("SET airlock.reason TO DEFAULT")
 _PREPARED_STATEMENTS = frozenset({"PrepareStmt", "DeallocateStmt", "DiscardStmt"})
 _EFFECT_STATEMENTS = _PREPARED_STATEMENTS | {"VariableSetStmt"}
-
-
-_SQLSTATE = re.compile(r"[0-9A-Z]{5}")
-#: Fields of the server's error for our own refusal statement that tell of the DO block
-#: (CONTEXT "PL/pgSQL function inline_code_block", source file, line, routine) or carry
-#: the relay's mark (SCHEMA): not relayed, they mean nothing to the client.
-_OWN_ERROR_FIELDS = frozenset(map(ord, "WFLRs"))
-_POSITION = ord("P")
-
-
-def refusal_sql(
-    message: str, sqlstate: str = "42501", detail: str = "", hint: str = "", mark: str = ""
-) -> bytes:
-    """A DO block that fails with our message: the server applies real-error semantics.
-
-    ``mark`` goes in the error's SCHEMA field so the relay recognises the answer to its own
-    statement and strips what tells of the DO block (see ``PgRelay._own_error``).
-    """
-    texts = [
-        t.encode("ascii", "replace").decode().replace("\0", "") for t in (message, detail, hint)
-    ]
-    tag = "airlock_" + secrets.token_hex(4)
-    while any(tag in t for t in texts):
-        tag = "airlock_" + secrets.token_hex(4)
-    code = sqlstate if _SQLSTATE.fullmatch(sqlstate) else "42501"
-    options = [f"ERRCODE = '{code}'"]
-    for name, text in zip(("MESSAGE", "DETAIL", "HINT"), texts, strict=True):
-        if text or name == "MESSAGE":
-            options.append(f"{name} = ${tag}m${text}${tag}m$")
-    if mark:
-        options.append(f"SCHEMA = '{mark}'")
-    return (f"DO ${tag}$BEGIN RAISE EXCEPTION USING {', '.join(options)}; END${tag}$").encode()
 
 
 class _Side(asyncio.Protocol):
@@ -651,21 +620,7 @@ class PgRelay:
             self.to_client(b"".join(msg for _, msg in msgs))
 
     def _own_error(self, msg: bytes) -> bytes:
-        """The server's error for a refusal statement of ours, as the client should see it:
-        without the fields that tell of the DO block, with the syntax error's position."""
-        try:
-            fields = m.raw_fields(msg)
-        except m.ProtocolError:
-            return msg
-        mark = next((v for c, v in fields if c == ord("s")), b"")
-        if not mark.startswith(self._mark_field[1:]):
-            return msg
-        kept = [(c, v) for c, v in fields if c not in _OWN_ERROR_FIELDS]
-        position = mark[len(self._mark_field) - 1 :]
-        if position.isdigit() and int(position) > 0:
-            at = next((i for i, (c, _) in enumerate(kept) if c in (ord("D"), ord("H"))), None)
-            kept.insert(len(kept) if at is None else at, (_POSITION, position))
-        return m.with_fields(msg, kept)
+        return own_error(msg, self._mark_field[1:])
 
     # --- bounded result-row samples (recording.rows_limit / rows_bytes_limit) --------
 
