@@ -14,9 +14,11 @@ $(VENV)/.installed: pyproject.toml
 	@scripts/sysdeps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	@# setuptools' editable-install notice is a UserWarning from the build backend: 10 lines
+	@# per install that say nothing about this project.
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install -q -e '.[test]'
 	@if [ -e /usr/include/ldap.h ] && [ -e /usr/include/sasl/sasl.h ]; then \
-	  $(BIN)/pip install -q -e '.[test,ldap]'; \
+	  PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install -q -e '.[test,ldap]'; \
 	else echo "note: libldap2-dev/libsasl2-dev missing; python-ldap not installed" >&2; fi
 	@touch $@
 

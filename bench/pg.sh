@@ -11,7 +11,9 @@
 #
 # Every path authenticates the client the same way: user `admin`, SCRAM-SHA-256, no TLS
 # (PGSSLMODE=disable; Airlock would otherwise negotiate TLS since it has a certificate).
-# Upstream, pgbouncer and Airlock log in as `postgres` with trust.
+# With TLS=1 every client leg is TLS instead (PGSSLMODE=require): PostgreSQL itself,
+# pgbouncer (client_tls_*) and Airlock all present the same kind of self-signed certificate.
+# Upstream, pgbouncer and Airlock log in as `postgres` with trust, over plain TCP.
 #
 # Workloads (all `-c 8 -j 2 -n`; VACUUM/TRUNCATE of pgbench_history is done directly before
 # each TPC-B run, because pgbench's own pre-run TRUNCATE is `destructive` under Airlock policy):
@@ -26,6 +28,7 @@
 #   AIRLOCK_EXTRA_CONFIG      TOML snippet deep-merged into airlock.toml, e.g.
 #                             $'[recording]\ndurability = "fsync"'
 #   KEEP=1                    keep the temp dir (logs, transcripts, raw pgbench output)
+#   TLS=1                     clients connect over TLS to every path (see above)
 #   PIN=1                     pin PostgreSQL and pgbench to CPU 0 and every proxy to CPU 1
 #                             (taskset), so a proxy never shares its core with the load it
 #                             serves: run-to-run noise drops from ~10% to a few percent
@@ -95,6 +98,17 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
+SSLMODE=disable
+if [[ ${TLS:-0} == 1 ]]; then
+    SSLMODE=require
+    mkdir -p "$TMP/tls"
+    "$PY" -c 'import sys; from pathlib import Path; from gateway.keys import write_tls_certificate as w; w(Path(sys.argv[1]), Path(sys.argv[2]), ("localhost", "127.0.0.1"))' \
+        "$TMP/tls/server.crt" "$TMP/tls/server.key"
+    chmod 600 "$TMP/tls/server.key"
+    [[ ${#AS_PG[@]} -gt 0 ]] && chown -R postgres: "$TMP/tls"
+    printf "ssl = on\nssl_cert_file = '%s'\nssl_key_file = '%s'\n" "$TMP/tls/server.crt" \
+        "$TMP/tls/server.key" >>"$TMP/pg/data/postgresql.conf"
+fi
 cat >"$TMP/pg/data/pg_hba.conf" <<EOF
 host all postgres 127.0.0.1/32 trust
 host all all      127.0.0.1/32 scram-sha-256
@@ -125,6 +139,10 @@ pidfile = $B/pgbouncer.pid
 log_connections = 0
 log_disconnections = 0
 EOF
+if [[ ${TLS:-0} == 1 ]]; then
+    printf 'client_tls_sslmode = prefer\nclient_tls_cert_file = %s\nclient_tls_key_file = %s\n' \
+        "$TMP/tls/server.crt" "$TMP/tls/server.key" >>"$B/pgbouncer.ini"
+fi
 [[ ${#AS_PG[@]} -gt 0 ]] && chown -R postgres: "$B"
 "${PROXY_CPU[@]}" "${AS_PG[@]}" pgbouncer -d -q "$B/pgbouncer.ini"
 wait_ready "$BOUNCER_PORT" demo pgbouncer "$B/pgbouncer.log"
@@ -154,7 +172,7 @@ for v in ${AIRLOCK_VARIANTS:-}; do
 done
 
 # --- measure --------------------------------------------------------------------------------
-export PGPASSWORD=$PASSWORD PGSSLMODE=disable
+export PGPASSWORD=$PASSWORD PGSSLMODE=$SSLMODE
 declare -A PORT=([direct]=$PG_PORT [pgbouncer]=$BOUNCER_PORT [airlock]=$AIRLOCK_PORT)
 declare -A DB=([direct]=postgres [pgbouncer]=demo [airlock]=demo)
 TARGETS=(direct pgbouncer airlock)
@@ -239,4 +257,4 @@ echo
 "$PY" bench/lib/report.py "$RESULTS"
 echo
 echo "load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
-echo "Airlock extra config: ${AIRLOCK_EXTRA_CONFIG:-(none)}"
+echo "Airlock extra config: ${AIRLOCK_EXTRA_CONFIG:-(none)}; client legs: sslmode=$SSLMODE"

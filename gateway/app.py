@@ -9,17 +9,19 @@ import logging
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
-from gateway import metrics, sdnotify
+from gateway import audit, liveness, metrics, sdnotify
 from gateway.approvals.broker import Broker
 from gateway.approvals.config import parse_approvals
 from gateway.approvals.notifiers import build_notifiers
+from gateway.audit import Event
 from gateway.checkpoint import Checkpoint, RefuseAllReviews
-from gateway.config import Config, ConfigError, load_config
+from gateway.config import Config, ConfigError, Listen, load_config
 from gateway.files import private_dirs, tighten
 from gateway.http.server import STATE as HTTP_STATE
 from gateway.http.server import start_http
@@ -27,6 +29,7 @@ from gateway.identity.authenticator import Authenticator
 from gateway.identity.sessions import SessionRegistry, watch_revocations
 from gateway.keys import load_audit_key, server_tls_context
 from gateway.limits import ConnectionLimiter, parse_limits
+from gateway.logs import JsonFormatter
 from gateway.model import Session
 from gateway.policy import load_policy
 from gateway.postgres.listener import PostgresGateway
@@ -36,6 +39,7 @@ from gateway.recording.retention import Pruned
 from gateway.recording.writer import Durability, TranscriptWriter
 from gateway.recording.writer import Recorder as AuditRecorder
 from gateway.ssh.server import SshGateway
+from gateway.ssh.upstream import check_target_files
 from gateway.store.base import Store
 from gateway.store.sqlite import open_store
 
@@ -71,14 +75,33 @@ class Bound:
     extra: dict[str, int] = field(default_factory=dict)
 
 
+def configure_audit(config: Config) -> None:
+    """The audit log's file/syslog sinks; a sink that cannot be opened names its key."""
+    audit.configure(config.audit, JsonFormatter(Redactor(config.recording.redact_patterns)))
+
+
+@contextlib.asynccontextmanager
+async def _listening(key: str, where: Listen) -> AsyncIterator[None]:
+    """A listener that cannot bind (port in use, address not local, no permission) is one
+    line naming the key and the address, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ConfigError(key, f"cannot listen on {where}: {why}") from None
+
+
 class Airlock:
     def __init__(self, config: Config, checkpoint: Checkpoint | None = None) -> None:
+        configure_audit(config)
+        check_target_files(config.targets.values())
         self.config = config
         self.store: Store = open_store(config.store, config.store_path)
         self.sessions = SessionRegistry()
         self.authenticator = Authenticator(config, self.store)
         self._revocations: asyncio.Task[None] | None = None
         self._pruner: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         self.checkpoint = checkpoint or Checkpoint(load_policy(config.policy_raw))
         self.recorder = self._make_recorder(config)
         self.broker: Broker | None = None
@@ -104,6 +127,7 @@ class Airlock:
             Durability(config.recording.durability),
             rows_limit=config.recording.rows_limit,
             rows_bytes_limit=config.recording.rows_bytes_limit,
+            stream_bytes_limit=config.recording.stream_bytes_limit,
             node=config.node,
         )
 
@@ -126,6 +150,10 @@ class Airlock:
         private_dirs(config.state_dir)
         tighten(config.state_dir)  # an older version (or StateDirectoryMode=0750) made it
         await self.store.open()
+        await liveness.announce(self.store, config.node, self.started)
+        self._heartbeat = asyncio.create_task(
+            liveness.heartbeat(self.store, config.node, self.started), name="node-heartbeat"
+        )
         if config.recording.retention_days > 0:
             self._pruner = asyncio.create_task(
                 run_pruner(
@@ -160,15 +188,16 @@ class Airlock:
         if reachable and isinstance(self.checkpoint.reviewer, RefuseAllReviews):
             self.checkpoint.reviewer = self.broker
         if config.http.listen is not None:
-            self.http_runner, self.bound.http = await start_http(
-                config,
-                self.broker,
-                self.authenticator,
-                self.store,
-                self.health,
-                config.http.listen.host,
-                config.http.listen.port,
-            )
+            async with _listening("http.listen", config.http.listen):
+                self.http_runner, self.bound.http = await start_http(
+                    config,
+                    self.broker,
+                    self.authenticator,
+                    self.store,
+                    self.health,
+                    config.http.listen.host,
+                    config.http.listen.port,
+                )
         pg = config.postgres
         if pg.listen is not None:
             tls = (
@@ -184,7 +213,8 @@ class Airlock:
                 self.limiter,
                 self.sessions,
             )
-            self.bound.postgres = await self.postgres.start(pg.listen.host, pg.listen.port)
+            async with _listening("postgres.listen", pg.listen):
+                self.bound.postgres = await self.postgres.start(pg.listen.host, pg.listen.port)
             log.info("postgres listening on %s:%s", pg.listen.host, self.bound.postgres)
         if config.ssh.listen is not None:
             self.ssh = SshGateway(
@@ -196,7 +226,10 @@ class Airlock:
                 sessions=self.sessions,
                 limiter=self.limiter,
             )
-            self.bound.ssh = await self.ssh.start(config.ssh.listen.host, config.ssh.listen.port)
+            async with _listening("ssh.listen", config.ssh.listen):
+                self.bound.ssh = await self.ssh.start(
+                    config.ssh.listen.host, config.ssh.listen.port
+                )
             log.info("ssh listening on %s:%s", config.ssh.listen.host, self.bound.ssh)
         return self.bound
 
@@ -267,6 +300,8 @@ class Airlock:
         self.stopped = True
         if self._revocations is not None:
             self._revocations.cancel()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         if self._pruner is not None:
             self._pruner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -281,6 +316,10 @@ class Airlock:
         if self.broker is not None:
             await self.broker.stop()
         self.authenticator.close()
+        try:
+            await liveness.stopped(self.store, self.config.node, self.started)
+        except Exception:
+            log.exception("could not record the node's clean stop")
         await self.store.close()
 
     def reload(self) -> bool:
@@ -292,11 +331,14 @@ class Airlock:
             config = load_config(self.config.path)
             policy = load_policy(config.policy_raw)
             parse_limits(config.raw)
+            check_target_files(config.targets.values())
+            configure_audit(config)
             # Last (it reconfigures the shared throttle): the throttle carries over, a
             # reload must not forgive recent failed logins.
             authenticator = Authenticator(config, self.store, throttle=self.authenticator.throttle)
         except ConfigError as exc:
             log.error("reload rejected, keeping the running config: %s", exc)
+            audit.emit(Event.RELOAD_REJECTED, path=str(self.config.path), error=str(exc))
             metrics.reloaded(False)
             sdnotify.ready()
             return False
@@ -312,6 +354,7 @@ class Airlock:
             self.http_runner.app[HTTP_STATE].authenticator = authenticator
         self.limiter.reconfigure(config)
         metrics.reloaded(True)
+        audit.emit(Event.RELOAD_OK, path=str(config.path))
         sdnotify.ready()
         log.info("configuration reloaded from %s", config.path)
         return True
@@ -320,7 +363,11 @@ class Airlock:
 async def serve(config_path: Path) -> int:
     config = load_config(config_path)
     app = Airlock(config)
-    await app.start()
+    try:
+        await app.start()
+    except BaseException:
+        await app.stop()  # what did start (other listeners, the store) is closed again
+        raise
     stop, hurry = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from gateway import metrics, telling
 from gateway.model import Action, ActionKind, Decision, Notify, Outcome, Session, Verdict
 from protocols.classification import Category, Classification
+from protocols.shell.state import INITIAL, ShellState
 from protocols.sql import LexingState, SqlClassifierCache
 from protocols.sql.syntax import syntax_problem
 
@@ -24,13 +25,40 @@ if TYPE_CHECKING:
 log = logging.getLogger("airlock.checkpoint")
 
 
-class Recorder(Protocol):
-    """What the checkpoint needs from a transcript writer (gateway.recording.writer)."""
+class SessionTranscript(Protocol):
+    """What the checkpoint, the broker and the listeners use of one session's transcript
+    (gateway.recording.writer.TranscriptWriter)."""
+
+    #: True once the session ended and its transcript was closed.
+    closed: bool
 
     def write(self, event_type: str, **fields: Any) -> str: ...
 
     def decided(self, action: Action, outcome: Outcome) -> None:
         """Record the statement event of one decision (raises if it cannot)."""
+
+    def approval(
+        self, request_id: str, state: str, *, by: str = "", reason: str = "", **extra: object
+    ) -> str:
+        """Record a step of an approval request (requested, approved, denied, ...)."""
+
+    def result(
+        self,
+        *,
+        tag: str = "",
+        rows: int | None = None,
+        duration_ms: float = 0.0,
+        sqlstate: str | None = None,
+        error: str | None = None,
+        **extra: object,
+    ) -> str:
+        """Record how a statement ended, as the server reported it."""
+
+    def completed(self, tag: str, duration_ms: float) -> None:
+        """Record a statement that completed with this command tag."""
+
+    def close(self, **fields: object) -> tuple[int, str]:
+        """End the transcript; returns its head (sequence number, hash)."""
 
 
 class Reviewer(Protocol):
@@ -50,13 +78,20 @@ class SessionContext:
     """Per-session state the checkpoint reads: who, the transcript, and SQL lexing state."""
 
     session: Session
-    recorder: Recorder | None = None
+    recorder: SessionTranscript | None = None
     notify: Notify = _no_notify
     lexing: LexingState = field(default_factory=LexingState)
     prepared: dict[str, Classification] = field(default_factory=dict)
     cache: dict[tuple[bytes, LexingState, int], Outcome] = field(default_factory=dict)
     #: Called when an action starts waiting for a human (the relay keeps its session alive).
     on_hold: Callable[[], None] | None = None
+    #: The shell's directory and variables as the next exec command or shell line finds
+    #: them; advanced only by lines that were allowed (a refused line never ran).
+    shell: ShellState = INITIAL
+    #: An SSH exec with a terminal: its stdin is checked line by line, not the client's stream.
+    terminal: bool = False
+    #: Actions decided in this context (a session's statement count; SSH sums channels).
+    decided: int = 0
     #: Tells the client with separate DETAIL/HINT fields (Postgres NOTICE); else `notify`.
     notice: Callable[[telling.Told], Awaitable[None]] | None = None
 
@@ -65,6 +100,13 @@ class SessionContext:
             await self.notice(told)
         else:
             await self.notify(told.as_text())
+
+
+def _advance(ctx: SessionContext, after: ShellState | None, outcome: Outcome) -> Outcome:
+    """An allowed shell line runs: later lines see the directory and variables it left."""
+    if after is not None and outcome.allowed:
+        ctx.shell = after
+    return outcome
 
 
 class RefuseAllReviews:
@@ -81,15 +123,29 @@ class RefuseAllReviews:
 
 def classify(action: Action, ctx: SessionContext) -> Classification:
     """Classify an action by its protocol; relays that classify themselves pass it in."""
-    if action.classification is not None:
-        return action.classification
-    if action.kind in (ActionKind.QUERY, ActionKind.PARSE):
-        return SQL_CACHE.classify(action.text, ctx.lexing, ctx.prepared)
-    if action.kind in (ActionKind.EXEC, ActionKind.SHELL_LINE):
-        from protocols.shell import classify_shell
+    return classify_stateful(action, ctx)[0]
 
-        return classify_shell(action.text)
-    return Classification.unknown(f"no classifier for {action.kind}")
+
+def classify_stateful(
+    action: Action, ctx: SessionContext
+) -> tuple[Classification, ShellState | None]:
+    """The classification, and for shell text the shell state after it runs."""
+    if action.classification is not None:
+        return action.classification, None
+    if action.kind in (ActionKind.QUERY, ActionKind.PARSE):
+        return SQL_CACHE.classify(action.text, ctx.lexing, ctx.prepared), None
+    if action.kind in (ActionKind.EXEC, ActionKind.SHELL_LINE):
+        from protocols.shell import classify as classify_line
+        from protocols.shell.stdin import exec_stdin_code, fed_stdin_code
+
+        classification, state = classify_line(action.text, ctx.shell)
+        # Programs reading commands from stdin: an exec's stdin is the client's stream,
+        # unless it has a terminal (checked line by line); then, like a shell line's, only
+        # what a pipe or `<` feeds a program is unseen.
+        terminal = action.kind is ActionKind.SHELL_LINE or ctx.terminal
+        extra = fed_stdin_code(action.text) if terminal else exec_stdin_code(action.text)
+        return (classification if extra is None else classification.merge(extra)), state
+    return Classification.unknown(f"no classifier for {action.kind}"), None
 
 
 def policy_denial(classification: Classification, verdict: Verdict) -> Outcome:
@@ -124,22 +180,13 @@ def syntax_error(action: Action, ctx: SessionContext, c: Classification) -> Outc
 #: a policy reload needs no flush. Single-threaded: only the event loop touches it.
 SQL_CACHE = SqlClassifierCache(8192)
 
-#: Test and benchmark hook: awaited before deciding (the seam's "only this session waits").
-DelayHook = Callable[[SessionContext, Action], Awaitable[None]]
-
 _CACHE_LIMIT = 512
 
 
 class Checkpoint:
-    def __init__(
-        self,
-        policy: Policy,
-        reviewer: Reviewer | None = None,
-        delay: DelayHook | None = None,
-    ) -> None:
+    def __init__(self, policy: Policy, reviewer: Reviewer | None = None) -> None:
         self.policy = policy
         self.reviewer: Reviewer = reviewer or RefuseAllReviews()
-        self.delay = delay
 
     def replace_policy(self, policy: Policy) -> None:
         """Atomic swap on reload: statements decided after this see the new policy."""
@@ -151,18 +198,19 @@ class Checkpoint:
         Relays on the hot path call this and await only when they got an awaitable; the
         awaitable suspends only the calling session.
         """
-        # The cache keys on the bytes that are classified; an action whose classification
+        # The cache keys on the bytes that are classified. Shell text is judged against the
+        # session's shell state, which the key does not hold; an action whose classification
         # the relay supplies (an Execute of a prepared name, a fastpath call) is not judged
-        # by its bytes, so it is never cached: the same Execute bytes can run another
-        # statement once the name is redefined.
-        key = (action.raw, ctx.lexing, self.policy.version)
-        cached = ctx.cache.get(key) if action.classification is None else None
-        if cached is not None and self.delay is None:
+        # by its bytes (the same Execute bytes run another statement once the name is
+        # redefined): neither is ever served from or stored in the cache.
+        stateful = action.kind in (ActionKind.EXEC, ActionKind.SHELL_LINE)
+        uncacheable = stateful or action.classification is not None
+        key = None if uncacheable else (action.raw, ctx.lexing, self.policy.version)
+        cached = ctx.cache.get(key) if key is not None else None
+        if cached is not None:
             return self._finish(ctx, action, cached, None)
-        if self.delay is not None:
-            return self._delayed(ctx, action, key)
         try:
-            classification = classify(action, ctx)
+            classification, after = classify_stateful(action, ctx)
             not_sql = syntax_error(action, ctx, classification)
             if not_sql is not None:
                 return self._finish(ctx, action, not_sql, None)
@@ -170,34 +218,23 @@ class Checkpoint:
         except Exception as exc:  # fail closed on anything unexpected
             return self._failed(exc)
         if verdict.decision is Decision.ALLOW:
-            cache_key = key if action.classification is None else None
-            return self._finish(ctx, action, Outcome(True, classification, verdict), cache_key)
+            allowed = Outcome(True, classification, verdict)
+            return _advance(ctx, after, self._finish(ctx, action, allowed, key))
         if verdict.decision is Decision.DENY:
             return self._finish(ctx, action, policy_denial(classification, verdict), None)
-        return self._review(ctx, action, classification, verdict)
+        return self._review(ctx, action, classification, verdict, after)
 
     async def decide(self, ctx: SessionContext, action: Action) -> Outcome:
         result = self.check(ctx, action)
         return result if isinstance(result, Outcome) else await result
 
-    async def _delayed(
-        self, ctx: SessionContext, action: Action, key: tuple[bytes, LexingState, int]
-    ) -> Outcome:
-        try:
-            assert self.delay is not None
-            await self.delay(ctx, action)
-            classification = classify(action, ctx)
-            verdict = self.policy.evaluate(ctx.session, action, classification)
-        except Exception as exc:
-            return self._failed(exc)
-        if verdict.decision is Decision.REVIEW:
-            return await self._review(ctx, action, classification, verdict)
-        allowed = verdict.decision is Decision.ALLOW
-        message = "" if allowed else f"airlock: denied by rule {verdict.rule}: {verdict.reason}"
-        return self._finish(ctx, action, Outcome(allowed, classification, verdict, message), None)
-
     async def _review(
-        self, ctx: SessionContext, action: Action, classification: Classification, verdict: Verdict
+        self,
+        ctx: SessionContext,
+        action: Action,
+        classification: Classification,
+        verdict: Verdict,
+        after: ShellState | None = None,
     ) -> Outcome:
         # The statement is on record (verdict `review`) before anyone is asked about it, so
         # the transcript reads statement -> approval events -> result.
@@ -210,7 +247,7 @@ class Checkpoint:
             outcome = await self.reviewer.review(ctx, action, classification, verdict)
         except Exception as exc:
             return self._failed(exc)
-        return self._finish(ctx, action, outcome, None, record=False)
+        return _advance(ctx, after, self._finish(ctx, action, outcome, None, record=False))
 
     @staticmethod
     def _failed(exc: Exception) -> Outcome:
@@ -232,6 +269,7 @@ class Checkpoint:
         record: bool = True,
         broken: bool = False,
     ) -> Outcome:
+        ctx.decided += 1
         metrics.statement(
             ctx.session.protocol.value,
             outcome.classification.categories,

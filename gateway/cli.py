@@ -6,12 +6,15 @@ import argparse
 import asyncio
 import getpass
 import importlib
+import os
 import secrets
 import sys
 from pathlib import Path
 
 from gateway import __version__
 from gateway.config import ConfigError, load_config
+
+DEFAULT_CONFIG = "/etc/airlock/airlock.toml"
 
 #: Modules that add verbs with `register(subparsers)`; a missing one is skipped.
 VERB_MODULES = (
@@ -118,7 +121,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a dependency; stdlib loop works too
         pass
-    return asyncio.run(serve(Path(args.config)))
+    path = args.config or os.environ.get("AIRLOCK_CONFIG") or DEFAULT_CONFIG
+    return asyncio.run(serve(Path(path)))
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
@@ -138,11 +142,43 @@ def cmd_passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+DESCRIPTION = """\
+Airlock: a gateway for SSH and PostgreSQL that checks every command and statement an
+agent sends, and holds privileged ones until a person approves them. Every session is
+recorded as a signed, tamper-evident transcript."""
+
+EPILOG = """\
+getting started:
+  airlock init --dir /etc/airlock           write a config, keys and two users
+  airlock serve                             run the gateway (Ctrl-C or SIGTERM drains)
+  airlock check --protocol postgres 'DROP TABLE t'   what the policy would do (no config needed)
+
+approving (as the operator, through the running gateway):
+  airlock requests --watch                  the queue: who, what, why, time left
+  airlock approve ID  |  airlock deny ID    deny asks for a reason on a terminal
+
+auditing:
+  airlock sessions                          recorded sessions
+  airlock replay SESSION                    verified first; refuses a tampered transcript
+  airlock verify --all                      tamper check of every transcript
+
+environment:
+  AIRLOCK_CONFIG   config file when --config is not given (default /etc/airlock/airlock.toml)
+  AIRLOCK_TOKEN    the operator's API token or password, for requests/approve/deny
+
+Run `airlock VERB --help` for a verb's options. Documentation: README.md and docs/."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="airlock", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="airlock",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"airlock {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", title="verbs")
 
     p = sub.add_parser("init", help="write a working config, keys and a TLS certificate")
     p.add_argument("--dir", required=True, help="directory for airlock.toml and state/")
@@ -160,8 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo-user", default="postgres")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("serve", help="run the gateway in the foreground")
-    p.add_argument("--config", required=True)
+    p = sub.add_parser("serve", help="run the gateway in the foreground (SIGHUP reloads)")
+    p.add_argument("--config", help=f"config file (default $AIRLOCK_CONFIG, else {DEFAULT_CONFIG})")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("passwd", help="print a password hash for a local user's config")

@@ -6,6 +6,8 @@ through the same checks as every other channel (authentication, approver set, no
 self-approval). It authenticates as the operator (``[approvals] operator`` or ``--as``)
 with HTTP Basic, the secret being an API token or that user's password from the
 environment variable ``AIRLOCK_TOKEN``. Standard library only: it is a few requests.
+The config is ``--config``, else ``$AIRLOCK_CONFIG``, else /etc/airlock/airlock.toml, as
+for every other verb.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from gateway.approvals.display import for_humans, hidden_count
 from gateway.config import ConfigError, load_config
 
 TOKEN_ENV = "AIRLOCK_TOKEN"  # noqa: S105 - the variable name, not a secret
+CONFIG_ENV = "AIRLOCK_CONFIG"
+DEFAULT_CONFIG = "/etc/airlock/airlock.toml"
 
 
 class ApiError(Exception):
@@ -33,11 +37,18 @@ class ApiError(Exception):
 
 
 def _client(args: argparse.Namespace) -> tuple[str, str]:
-    """(base URL, Authorization header) from --config/--url/--as and $AIRLOCK_TOKEN."""
-    config = load_config(args.config)
-    base = (args.url or config.http.public_url).rstrip("/")
-    approvals = config.raw.get("approvals", {})
-    user = args.as_user or (approvals.get("operator", "") if isinstance(approvals, dict) else "")
+    """(base URL, Authorization header) from --config/--url/--as and $AIRLOCK_TOKEN.
+
+    With both ``--url`` and ``--as`` no config file is needed (an approver's laptop).
+    """
+    base, user = args.url or "", args.as_user or ""
+    if not (base and user):
+        config = load_config(args.config or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+        base = base or config.http.public_url
+        approvals = config.raw.get("approvals", {})
+        if not user and isinstance(approvals, dict):
+            user = approvals.get("operator", "")
+    base = base.rstrip("/")
     if not user:
         raise ConfigError("approvals.operator", "is not set; pass --as USER")
     secret = os.environ.get(TOKEN_ENV, "")
@@ -69,38 +80,85 @@ def call(
         raise ApiError(0, f"cannot reach the daemon at {base}: {exc.reason}") from None
 
 
+def time_left(seconds: float) -> str:
+    """``4m 05s left``: what an approver needs to know at a glance."""
+    if seconds <= 0:
+        return "expiring now"
+    s = int(seconds)
+    if s >= 3600:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m left"
+    return f"{s // 60}m {s % 60:02d}s left"
+
+
 def _line(doc: dict[str, Any], now: float) -> str:
     """One request for a terminal: every string through `for_humans`, so a statement cannot
     reorder, hide or repaint what the operator sees (escape sequences, bidi overrides)."""
-    left = doc["expires_at"] - now
-    when = f"{left / 60:.1f} min left" if doc["state"] == "pending" else doc["state"]
+    if doc["state"] == "pending":
+        when = time_left(doc["expires_at"] - now)
+    else:
+        by = f" by {doc['decided_by']}" if doc.get("decided_by") else ""
+        when = f"{doc['state']}{by}"
+    reason = str(doc.get("agent_reason") or "(none given)")
     text = str(doc["text"])
     hidden = hidden_count(text)
     warning = f"\n    ({hidden} hidden characters, shown as \\u escapes)" if hidden else ""
     head = (
         f"{doc['id']}  {doc['state']:<9} {doc['user']}@{doc['target']} "
-        f"[{','.join(doc['categories'])}] rule={doc['rule']} {when}"
+        f"[{','.join(doc['categories'])}] rule={doc['rule']}  {when}"
     )
     # One line per request: a newline in the statement must not start a fake entry.
     shown = for_humans(text[:200] + ("..." if len(text) > 200 else "")).replace("\n", "\\n")
-    reason = str(doc.get("agent_reason") or "")
-    said = for_humans(reason[:200]).replace("\n", "\\n")  # one line, like the statement
-    why = f"\n    reason: {said}" if reason else ""
-    return for_humans(head) + f"\n    {shown}" + why + warning
+    why = for_humans(reason).replace("\n", "\\n")
+    return for_humans(head) + f"\n    reason: {why}\n    {shown}" + warning
+
+
+def _render(docs: list[dict[str, Any]], include_all: bool, now: float) -> str:
+    if not docs:
+        return "no pending requests" if not include_all else "no requests"
+    return "\n".join(_line(doc, now) for doc in docs)
 
 
 def cmd_requests(args: argparse.Namespace) -> int:
     base, auth = _client(args)
-    docs = call(base, auth, "GET", "/requests" + ("?all=1" if args.all else ""))["requests"]
+    path = "/requests" + ("?all=1" if args.all else "")
+    if args.watch:
+        return _watch(args, base, auth, path)
+    docs = call(base, auth, "GET", path)["requests"]
     if args.json:
         print(json.dumps(docs, indent=2, sort_keys=True))
-    elif not docs:
-        print("no pending requests" if not args.all else "no requests")
     else:
-        now = time.time()
-        for doc in docs:
-            print(_line(doc, now))
+        print(_render(docs, args.all, time.time()))
     return 0
+
+
+def _watch(args: argparse.Namespace, base: str, auth: str, path: str) -> int:
+    """Poll the queue until interrupted. On a terminal: redraw in place (time left ticks);
+    otherwise (a pipe, a log): print the listing again only when the set of requests or
+    their states changed, so a script can follow it line by line."""
+    if not args.interval > 0:
+        print("airlock: --interval must be a positive number of seconds", file=sys.stderr)
+        return 2
+    tty = sys.stdout.isatty()
+    last: object = None
+    try:
+        while True:
+            docs = call(base, auth, "GET", path)["requests"]
+            if args.json:
+                key: object = docs
+                text = json.dumps(docs, sort_keys=True)
+            else:
+                key = [(d["id"], d["state"]) for d in docs]
+                text = _render(docs, args.all, time.time())
+            if tty:
+                stamp = time.strftime("%H:%M:%S")
+                sys.stdout.write(f"\x1b[H\x1b[2J{stamp}  every {args.interval:g}s, ^C to stop\n")
+                print(text, flush=True)
+            elif key != last:
+                print(text, flush=True)
+            last = key
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return 0
 
 
 def _decide(args: argparse.Namespace, verb: str, body: dict[str, Any]) -> int:
@@ -120,7 +178,20 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 
 def cmd_deny(args: argparse.Namespace) -> int:
-    return _decide(args, "deny", {"reason": args.reason})
+    reason = args.reason
+    if not reason:
+        if not sys.stdin.isatty():
+            print("airlock: a denial needs a reason (shown to the requester): --reason TEXT",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        try:
+            reason = input(f"reason for denying {args.id} (shown to the requester): ").strip()
+        except EOFError:
+            reason = ""
+        if not reason:
+            print("airlock: a denial needs a reason; nothing was sent", file=sys.stderr)
+            return 2
+    return _decide(args, "deny", {"reason": reason})
 
 
 def _guarded(func: Any) -> Any:
@@ -137,7 +208,8 @@ def _guarded(func: Any) -> Any:
 
 def register(sub: Any) -> None:
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", required=True, help="the daemon's config file")
+        p.add_argument("--config", help=f"the daemon's config file (default ${CONFIG_ENV}, "
+                       f"else {DEFAULT_CONFIG})")  # fmt: skip
         p.add_argument("--url", help="daemon base URL (default: http.public_url)")
         p.add_argument("--as", dest="as_user", help="act as USER (default: approvals.operator)")
         p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -145,6 +217,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser("requests", help="list approval requests (pending unless --all)")
     common(p)
     p.add_argument("--all", action="store_true", help="include decided requests")
+    p.add_argument("--watch", action="store_true", help="keep listing until interrupted")
+    p.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
+                   help="--watch polling interval (default 2)")  # fmt: skip
     p.set_defaults(func=_guarded(cmd_requests))
 
     p = sub.add_parser("approve", help="approve a request")
@@ -158,5 +233,5 @@ def register(sub: Any) -> None:
     p = sub.add_parser("deny", help="deny a request")
     common(p)
     p.add_argument("id")
-    p.add_argument("--reason", required=True, help="why (shown to the requester)")
+    p.add_argument("--reason", help="why (shown to the requester; asked for on a terminal)")
     p.set_defaults(func=_guarded(cmd_deny))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -22,13 +23,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from gateway.config import ConfigError
-from gateway.model import Action, ActionKind, Decision, Identity, Protocol, Session, Verdict
+from gateway.model import Action, ActionKind, Decision, Identity, Session, Verdict, WireProtocol
 from gateway.policy import Policy, default_policy, load_policy
 from protocols.classification import Classification
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_REVIEW, EXIT_DENY = 0, 1, 2, 3, 4
 _SEVERITY = {Decision.ALLOW: EXIT_OK, Decision.REVIEW: EXIT_REVIEW, Decision.DENY: EXIT_DENY}
-_DEFAULT_KIND = {Protocol.POSTGRES: ActionKind.QUERY, Protocol.SSH: ActionKind.EXEC}
+_DEFAULT_KIND = {WireProtocol.POSTGRES: ActionKind.QUERY, WireProtocol.SSH: ActionKind.EXEC}
 _CACHE_LIMIT = 65536  # query logs repeat themselves; keeps --batch memory bounded
 
 EPILOG = """\
@@ -47,8 +48,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--protocol", choices=[p.value for p in Protocol], help="postgres or ssh")
-    p.add_argument("--config", type=Path, help="config file (default: the built-in policy)")
+    p.add_argument("--protocol", choices=[p.value for p in WireProtocol], help="postgres or ssh")
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="config file (default $AIRLOCK_CONFIG, else the built-in policy)",
+    )
     p.add_argument("--user", default="check", help="user the session is for (default: check)")
     p.add_argument("--group", action="append", default=[], help="a group of the user (repeat)")
     p.add_argument("--target", default="", help="target name the session is for")
@@ -77,7 +82,7 @@ class Checker:
 
     def check(
         self,
-        protocol: Protocol,
+        protocol: WireProtocol,
         text: str,
         user: str,
         groups: Iterable[str],
@@ -186,7 +191,7 @@ def _batch_line(checker: Checker, raw: bytes, args: argparse.Namespace) -> dict[
     if fields["protocol"] is None:
         raise ValueError("no 'protocol' on the line and no --protocol given")
     try:
-        protocol = Protocol(fields["protocol"])
+        protocol = WireProtocol(fields["protocol"])
     except ValueError:
         raise ValueError(
             f"'protocol' must be postgres or ssh, got {fields['protocol']!r}"
@@ -238,7 +243,8 @@ def run(args: argparse.Namespace) -> int:
         print("airlock check: --protocol postgres|ssh is required", file=sys.stderr)
         return EXIT_USAGE
     try:
-        policy, user_groups = _load(args.config)
+        env_config = os.environ.get("AIRLOCK_CONFIG")
+        policy, user_groups = _load(args.config or (Path(env_config) if env_config else None))
     except ConfigError as exc:
         print(f"airlock check: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -247,7 +253,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_batch(checker, args, sys.stdin.buffer, out)
     text = args.text if args.text is not None else sys.stdin.read()
     kind = ActionKind(args.kind) if args.kind else None
-    c, v = checker.check(Protocol(args.protocol), text, args.user, args.group, args.target, kind)
+    protocol = WireProtocol(args.protocol)
+    c, v = checker.check(protocol, text, args.user, args.group, args.target, kind)
     r = result(text, c, v)
     out.write(json.dumps(r) + "\n" if args.json else _human(r))
     return _SEVERITY[v.decision] if args.exit_code else EXIT_OK

@@ -103,6 +103,27 @@ async def _with_store(args: argparse.Namespace, what: str, **kw: Any) -> Any:
         await store.close()
 
 
+async def _store_state(
+    args: argparse.Namespace,
+) -> tuple[dict[str, tuple[int, str]], set[str], set[str]]:
+    """(heads, closed, live) from the store: sessions whose end it recorded, and open
+    sessions whose node is running now (gateway/liveness.py); any other open session
+    was cut by a crash."""
+    from gateway.liveness import live_sessions
+    from gateway.store.sqlite import open_store
+
+    config = _config(args)
+    store = open_store(config.store, config.store_path)
+    await store.open()
+    try:
+        heads = dict(await store.session_heads())
+        rows = await store.list_sessions()
+        live = await live_sessions(store, rows)
+    finally:
+        await store.close()
+    return heads, {r.id for r in rows if r.ended_at is not None}, live
+
+
 def parse_since(text: str, now: float | None = None) -> float:
     """``2h``/``3d``/``45m``/``30s`` ago, or an ISO 8601 date/time (local time if naive)."""
     m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
@@ -137,6 +158,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--speed", type=float, default=1.0, help="playback speed factor")
     p.add_argument("--idle-cap", type=float, default=None, help="longest pause, seconds")
     p.add_argument("--no-timing", action="store_true", help="print at once, no pauses")
+    p.add_argument("--public-key", type=Path, help="audit public key (PEM or OpenSSH)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="show a transcript that fails verification or cannot be verified (with a warning)",
+    )
     p.set_defaults(func=run_replay)
 
     p = subparsers.add_parser("verify", help="check transcripts for tampering")
@@ -166,13 +193,24 @@ def run_sessions(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
         return EXIT_OK
+    table = [("SESSION", "STARTED", "PROTOCOL", "USER", "TARGET", "CLIENT", "STATE", "STATEMENTS")]
     for r in rows:
         started = datetime.fromtimestamp(float(r["started"])).isoformat(timespec="seconds")
-        state = "live" if r.get("ended") is None else "ended"
-        print(
-            f"{r['session']}  {started}  {r.get('protocol', '')}  {r.get('user', '')}"
-            f" -> {r.get('target', '')}  {r.get('client_addr', '')}  {state}"
+        table.append(
+            (
+                str(r["session"]),
+                started,
+                str(r.get("protocol", "")),
+                str(r.get("user", "")),
+                str(r.get("target", "")),
+                str(r.get("client_addr", "")),
+                str(r.get("state", "")),
+                str(r.get("statements", "")),
+            )
         )
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return EXIT_OK
 
 
@@ -181,6 +219,7 @@ def _list_sessions(args: argparse.Namespace, since: float | None) -> list[dict[s
         rows = asyncio.run(
             _with_store(args, "list_sessions", user=args.user, target=args.target, since=since)
         )
+        _, _, live = asyncio.run(_store_state(args))
         return [
             {
                 "session": r.id,
@@ -195,6 +234,9 @@ def _list_sessions(args: argparse.Namespace, since: float | None) -> list[dict[s
                 "ended": r.ended_at,
                 "statements": r.statements,
                 "head_seq": r.head_seq,
+                "state": "ended"
+                if r.ended_at is not None
+                else ("live" if r.id in live else "crashed"),
             }
             for r in rows
         ]
@@ -209,7 +251,7 @@ def _list_sessions(args: argparse.Namespace, since: float | None) -> list[dict[s
             continue
         if since is not None and info.started < since:
             continue
-        out.append(info.to_json())
+        out.append({**info.to_json(), "state": "ended" if info.ended is not None else "open"})
     out.sort(key=lambda r: (r["started"], r["session"]))
     return out
 
@@ -222,6 +264,9 @@ def run_replay(args: argparse.Namespace) -> int:
     path = find_transcript(directory, args.session)
     if path is None:
         return _fail("replay", UsageError(f"no transcript for session {args.session}"))
+    refused = _verify_before_replay(args, path)
+    if refused is not None:
+        return refused
     events = read_events(path)
     if args.format == "json" or args.json:
         for ev in events:
@@ -239,14 +284,58 @@ def run_replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _verify_before_replay(args: argparse.Namespace, path: Path) -> int | None:
+    """None when the transcript may be shown; else the exit code, having said why.
+
+    A transcript is evidence: showing a tampered one as if it were true misleads. It is
+    verified first (chain, signature, the store's head); tampered or unverifiable means
+    exit 1 and nothing shown, unless ``--force`` (then a warning on stderr first).
+    """
+    try:
+        key = _public_key(args)
+        head: tuple[int, str] | None = None
+        closed = live = False
+        if _use_store(args):
+            heads, closed_set, live_set = asyncio.run(_store_state(args))
+            head = heads.get(args.session)
+            closed, live = args.session in closed_set, args.session in live_set
+        report = verify_session(path, key, head, session_id=args.session, live=live, closed=closed)
+        problem = (
+            ""
+            if not report.tampered
+            else "; ".join(
+                f"{p.kind}" + (f" at event {p.seq}" if p.seq is not None else "") + f": {p.detail}"
+                for p in report.problems
+                if p.tamper
+            )
+        )
+    except (UsageError, OSError) as exc:
+        problem = f"cannot verify it: {exc}"
+        report = None
+    if problem:
+        what = "FAILS VERIFICATION" if report is not None else "IS UNVERIFIED"
+        print(f"airlock replay: transcript {args.session} {what}: {problem}", file=sys.stderr)
+        if not args.force:
+            print("airlock replay: not shown; --force shows it anyway", file=sys.stderr)
+            return EXIT_TAMPERED
+        print("airlock replay: --force: showing it; do not trust its content", file=sys.stderr)
+    elif report is not None and report.status == "unclosed":
+        print(
+            f"airlock replay: transcript {args.session} is unclosed (cut short by a crash); "
+            "every event shown verifies",
+            file=sys.stderr,
+        )
+    return None
+
+
 def run_verify(args: argparse.Namespace) -> int:
     """Exit 0 all verified (live/pruned included), 1 any tampered or missing, 3 none
     tampered but some unclosed (0 with ``--allow-unclosed``), 2 usage.
 
-    The store's open sessions are not taken as live: after a crash they stay open there
-    forever, so a transcript without session_end is always reported ``unclosed`` — "every
-    event present verifies, the end is missing" — and the operator decides (a running
-    gateway's live sessions show up the same way).
+    An open session is ``live`` (exit 0) when the store says its node is running it now
+    (gateway/liveness.py); an open session of a node that stopped, restarted or went
+    silent was cut by a crash: ``unclosed`` ("every event present verifies, the end is
+    missing"). With ``--dir`` there is no store, so every open transcript is ``unclosed``.
     """
     if bool(args.session) == bool(args.all):
         return _fail("verify", UsageError("give a SESSION or --all"))
@@ -255,15 +344,14 @@ def run_verify(args: argparse.Namespace) -> int:
         key = _public_key(args)
         heads: Mapping[str, tuple[int, str]] = {}
         closed: set[str] = set()
+        live: set[str] = set()
         if _use_store(args):
-            heads = asyncio.run(_with_store(args, "session_heads"))
-            rows = asyncio.run(_with_store(args, "list_sessions"))
-            closed = {r.id for r in rows if r.ended_at is not None}
+            heads, closed, live = asyncio.run(_store_state(args))
     except UsageError as exc:
         return _fail("verify", exc)
     reports: Sequence[VerifyReport]
     if args.all:
-        reports = verify_all(directory, key, heads, closed=closed)
+        reports = verify_all(directory, key, heads, live, closed=closed)
     else:
         path = find_transcript(directory, args.session)
         pruned = pruned_sessions(directory, key) if path is None else {}
@@ -277,6 +365,7 @@ def run_verify(args: argparse.Namespace) -> int:
                     key,
                     heads.get(args.session),
                     session_id=args.session,
+                    live=args.session in live,
                     closed=args.session in closed,
                 )
             ]
@@ -309,8 +398,9 @@ def run_verify(args: argparse.Namespace) -> int:
             label = prob.kind if prob.tamper else "unclosed"
             print(f"{label:<13} {r.session_id}{where}: {prob.detail}")
     ok = len(reports) - len(tampered) - len(unclosed)
+    n_live = sum(1 for r in reports if r.status == "live")
     print(
-        f"{ok} of {len(reports)} transcripts verified, {len(unclosed)} unclosed "
-        f"(crash-cut, every event present intact), {len(tampered)} tampered or missing"
+        f"{ok} of {len(reports)} transcripts verified ({n_live} live), {len(unclosed)} "
+        f"unclosed (crash-cut, every event present intact), {len(tampered)} tampered or missing"
     )
     return code

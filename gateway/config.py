@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+from urllib.parse import urlsplit
 
-T = TypeVar("T")
-
-
-class ConfigError(Exception):
-    """A config problem; the message starts with the offending key."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"{key}: {problem}")
-        self.key = key
+from gateway.approvals.config import parse_approvals
+from gateway.audit import AuditSettings, syslog_address
+from gateway.config_table import ConfigError as ConfigError
+from gateway.config_table import Section, resolve_path, secret
+from gateway.identity.passwords import parse_verifier
+from gateway.identity.settings import parse_identity
+from gateway.policy import load_policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,7 @@ class Recording:
     durability: str = "os"
     rows_limit: int = 0
     rows_bytes_limit: int = 65536
+    stream_bytes_limit: int = 1 << 20
     retention_days: int = 0
     redact_patterns: tuple[str, ...] = ()
     sensitive_columns: tuple[str, ...] = ()
@@ -120,61 +121,11 @@ class Config:
     policy_raw: Mapping[str, Any]
     raw: Mapping[str, Any]
     drain_timeout_s: float = 30.0
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
     @property
     def store_path(self) -> Path:
         return self.state_dir / "airlock.db"
-
-
-class _Section:
-    """Typed reads from one TOML table, remembering which keys were used."""
-
-    def __init__(self, data: Mapping[str, Any], prefix: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ConfigError(prefix, "must be a table")
-        self.data = data
-        self.prefix = prefix
-        self.used: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}.{name}" if self.prefix else name
-
-    def get(self, name: str, kind: type[T], default: T) -> T:
-        self.used.add(name)
-        if name not in self.data:
-            return default
-        value = self.data[name]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            raise ConfigError(self.key(name), f"must be {kind.__name__}, got {value!r}")
-        return value
-
-    def require(self, name: str, kind: type[T]) -> T:
-        if name not in self.data:
-            raise ConfigError(self.key(name), "is required")
-        return self.get(name, kind, None)  # type: ignore[arg-type,return-value]
-
-    def strings(self, name: str) -> tuple[str, ...]:
-        value = self.get(name, list, [])
-        if not all(isinstance(v, str) for v in value):
-            raise ConfigError(self.key(name), "must be a list of strings")
-        return tuple(value)
-
-    def table(self, name: str) -> _Section:
-        self.used.add(name)
-        return _Section(self.data.get(name, {}), self.key(name))
-
-    def positive(self, name: str, kind: type[T], default: T) -> T:
-        value = self.get(name, kind, default)
-        if value <= 0:  # type: ignore[operator]
-            raise ConfigError(self.key(name), f"must be > 0, got {value!r}")
-        return value
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise ConfigError(self.key(unknown[0]), "unknown key (check the spelling)")
 
 
 def parse_listen(value: str, key: str) -> Listen | None:
@@ -187,37 +138,9 @@ def parse_listen(value: str, key: str) -> Listen | None:
     return Listen(host, int(port))
 
 
-def _secret(section: _Section, name: str) -> str | None:
-    """Secrets come from the environment or a file, never from the config text itself."""
-    env = section.get(f"{name}_env", str, "")
-    file = section.get(f"{name}_file", str, "")
-    if name in section.data:
-        raise ConfigError(
-            section.key(name),
-            f"secrets are not read from config text; use {name}_env or {name}_file",
-        )
-    if env:
-        if env not in os.environ:
-            raise ConfigError(section.key(f"{name}_env"), f"environment variable {env} is not set")
-        return os.environ[env]
-    if file:
-        try:
-            return Path(file).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(section.key(f"{name}_file"), f"cannot read: {exc}") from exc
-    return None
-
-
-def _path(base: Path, value: str) -> Path:
-    p = Path(value).expanduser()
-    return p if p.is_absolute() else base / p
-
-
-def _user(name: str, sec: _Section) -> User:
+def _user(name: str, sec: Section) -> User:
     password_hash = sec.get("password_hash", str, "") or None
     if password_hash is not None:
-        from gateway.identity.passwords import parse_verifier
-
         try:
             parse_verifier(password_hash)
         except ValueError as exc:
@@ -238,7 +161,7 @@ SSLMODES = ("disable", "require", "verify-ca", "verify-full")
 SHELL_MODES = ("lines", "review-session", "deny")
 
 
-def _target(name: str, sec: _Section, base: Path) -> Target:
+def _target(name: str, sec: Section, base: Path) -> Target:
     protocol = sec.require("protocol", str)
     if protocol not in ("postgres", "ssh"):
         raise ConfigError(sec.key("protocol"), f"must be 'postgres' or 'ssh', got {protocol!r}")
@@ -265,11 +188,11 @@ def _target(name: str, sec: _Section, base: Path) -> Target:
         port=port,
         user=sec.require("user", str),
         database=sec.get("database", str, name if protocol == "postgres" else ""),
-        password=_secret(sec, "password"),
+        password=secret(sec, "password"),
         sslmode=sslmode,
-        sslrootcert=_path(base, rootcert) if rootcert else None,
-        key_file=_path(base, key_file) if key_file else None,
-        known_hosts=_path(base, known_hosts) if known_hosts else None,
+        sslrootcert=resolve_path(base, rootcert) if rootcert else None,
+        key_file=resolve_path(base, key_file) if key_file else None,
+        known_hosts=resolve_path(base, known_hosts) if known_hosts else None,
         connect_timeout_s=sec.positive("connect_timeout_s", float, 10.0),
         max_connections=sec.get("max_connections", int, 0),
         shell=shell,
@@ -283,9 +206,9 @@ def _target(name: str, sec: _Section, base: Path) -> Target:
 
 def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     base = path.parent if path else Path.cwd()
-    root = _Section(data, "")
+    root = Section(data, "")
     gw = root.table("gateway")
-    state_dir = _path(base, gw.get("state_dir", str, "state"))
+    state_dir = resolve_path(base, gw.get("state_dir", str, "state"))
     node = gw.get("node", str, os.uname().nodename)
     store = gw.get("store", str, "sqlite")
     if store != "sqlite" and not store.startswith(("postgresql://", "postgres://")):
@@ -304,8 +227,8 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         )
     postgres = PostgresListener(
         listen=parse_listen(pg.get("listen", str, "127.0.0.1:6432"), pg.key("listen")),
-        tls_cert=_path(base, cert) if cert else None,
-        tls_key=_path(base, key) if key else None,
+        tls_cert=resolve_path(base, cert) if cert else None,
+        tls_key=resolve_path(base, key) if key else None,
         require_tls=pg.get("require_tls", bool, False),
         cleartext_on_loopback=pg.get("cleartext_on_loopback", bool, True),
         max_message_bytes=pg.positive("max_message_bytes", int, 64 * 1024 * 1024),
@@ -321,7 +244,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     host_key = ssh_sec.get("host_key", str, "")
     ssh = SshListener(
         listen=parse_listen(ssh_sec.get("listen", str, "127.0.0.1:2222"), ssh_sec.key("listen")),
-        host_key=_path(base, host_key) if host_key else None,
+        host_key=resolve_path(base, host_key) if host_key else None,
         login_timeout_s=ssh_sec.positive("login_timeout_s", float, 30.0),
     )
     ssh_sec.finish()
@@ -343,10 +266,11 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     if durability not in ("os", "fsync"):
         raise ConfigError("recording.durability", "must be 'os' or 'fsync'")
     recording = Recording(
-        directory=_path(state_dir, rec.get("directory", str, "transcripts")),
+        directory=resolve_path(state_dir, rec.get("directory", str, "transcripts")),
         durability=durability,
         rows_limit=rec.get("rows_limit", int, 0),
         rows_bytes_limit=rec.get("rows_bytes_limit", int, 65536),
+        stream_bytes_limit=rec.positive("stream_bytes_limit", int, 1 << 20),
         retention_days=rec.get("retention_days", int, 0),
         redact_patterns=rec.strings("redact_patterns"),
         sensitive_columns=rec.strings("sensitive_columns"),
@@ -355,12 +279,25 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     rec.finish()
 
     keys_sec = root.table("keys")
-    audit = _path(state_dir, keys_sec.get("audit_key", str, "keys/audit_ed25519"))
+    audit = resolve_path(state_dir, keys_sec.get("audit_key", str, "keys/audit_ed25519"))
     keys = Keys(
         audit_key=audit,
-        audit_public=_path(state_dir, keys_sec.get("audit_public", str, f"{audit}.pub")),
+        audit_public=resolve_path(state_dir, keys_sec.get("audit_public", str, f"{audit}.pub")),
     )
     keys_sec.finish()
+
+    audit_sec = root.table("audit")
+    audit_file = audit_sec.get("file", str, "")
+    audit_syslog = audit_sec.get("syslog", str, "")
+    if audit_syslog:
+        try:
+            syslog_address(audit_syslog)
+        except ValueError as exc:
+            raise ConfigError("audit.syslog", str(exc)) from None
+    audit_settings = AuditSettings(
+        file=resolve_path(base, audit_file) if audit_file else None, syslog=audit_syslog
+    )
+    audit_sec.finish()
 
     users_sec = root.table("users")
     users = {name: _user(name, users_sec.table(name)) for name in users_sec.data}
@@ -390,21 +327,16 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         policy_raw=policy_raw,
         raw=data,
         drain_timeout_s=drain_timeout_s,
+        audit=audit_settings,
     )
     _validate_policy(config)
-    from gateway.identity.settings import parse_identity
-
     parse_identity(data, base)
-    from gateway.approvals.config import parse_approvals
-
     parse_approvals(data.get("approvals", {}))
     return config
 
 
 def origin_of(value: str) -> str | None:
     """The browser origin of a URL, ``scheme://host[:port]`` lower-cased, or None."""
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(value.strip())
         port = parts.port
@@ -427,8 +359,6 @@ def _origin(value: str, key: str) -> str:
 
 
 def _check_regexes(patterns: tuple[str, ...], key: str) -> None:
-    import re
-
     for i, pattern in enumerate(patterns):
         try:
             re.compile(pattern)
@@ -438,10 +368,6 @@ def _check_regexes(patterns: tuple[str, ...], key: str) -> None:
 
 def _validate_policy(config: Config) -> None:
     """Policy parses itself; surface its errors as config errors naming the key."""
-    try:
-        from gateway.policy import load_policy
-    except ImportError:  # pragma: no cover - policy module always ships
-        return
     load_policy(config.policy_raw)
 
 

@@ -28,6 +28,8 @@ _NOISY = ("asyncssh", "aiohttp.access", "asyncio")
 def _scrub(value: Any, redactor: Redactor) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
+    if isinstance(value, list | tuple):  # audit fields: lists stay JSON arrays
+        return [_scrub(v, redactor) for v in value]
     return redactor.redact_text(value if isinstance(value, str) else str(value))
 
 

@@ -10,7 +10,9 @@ from enum import StrEnum
 from protocols.classification import Classification
 
 
-class Protocol(StrEnum):
+class WireProtocol(StrEnum):
+    """Which front a session came through (not typing.Protocol)."""
+
     POSTGRES = "postgres"
     SSH = "ssh"
 
@@ -60,7 +62,7 @@ class Session:
     """One client connection through the gateway."""
 
     id: str
-    protocol: Protocol
+    protocol: WireProtocol
     identity: Identity
     target: str
     client_addr: str

@@ -30,8 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.config import ConfigError
-from gateway.model import Action, ActionKind, Decision, Protocol, ReviewMode, Session, Verdict
+from gateway.config_table import ConfigError
+from gateway.model import Action, ActionKind, Decision, ReviewMode, Session, Verdict, WireProtocol
 from protocols.classification import BENIGN, Category, Classification
 
 #: Process-wide load counter: part of verdict cache keys, so a reload never reuses a verdict.
@@ -84,7 +84,7 @@ class Rule:
     name: str
     decision: Decision
     message: str = ""
-    protocols: frozenset[Protocol] | None = None
+    protocols: frozenset[WireProtocol] | None = None
     targets: _Globs | None = None
     users: _Globs | None = None
     groups: _Globs | None = None
@@ -327,7 +327,7 @@ def _rule(raw: Any, key: str, defaults: Review, seen: set[str]) -> Rule:
         name=name,
         decision=decision,
         message=message,
-        protocols=_enum_set(raw, key, "protocols", Protocol),
+        protocols=_enum_set(raw, key, "protocols", WireProtocol),
         targets=_globs(raw, key, "targets"),
         users=_globs(raw, key, "users"),
         groups=_globs(raw, key, "groups"),

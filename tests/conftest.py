@@ -9,6 +9,8 @@ import pytest
 from tests.support.gateway import GatewayThread, base_config
 from tests.support.pg import PgServer, start_postgres
 
+pytest_plugins = ["tests.support.fixtures"]  # sshd, slapd, dave_key
+
 
 @pytest.fixture(scope="session")
 def pg() -> Iterator[PgServer]:

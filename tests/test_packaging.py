@@ -258,3 +258,14 @@ def test_sysusers_creates_the_service_user(tmp_path: Path) -> None:
     passwd = (tmp_path / "etc" / "passwd").read_text()
     assert re.search(r"^airlock:x:\d+:\d+:.*:/var/lib/airlock:/usr/sbin/nologin$", passwd, re.M)
     assert (tmp_path / "etc" / "group").read_text().startswith("airlock:")
+
+
+def test_license_is_an_spdx_string_so_builds_are_quiet() -> None:
+    """A `project.license` table makes setuptools >= 77 print a deprecation warning on
+    every build (~150 lines during `make run`'s install); the SPDX string form does not."""
+    import tomllib
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert meta["project"]["license"] == "Apache-2.0"
+    requires = meta["build-system"]["requires"]
+    assert any(re.fullmatch(r"setuptools>=(7[7-9]|[89]\d)(\.\d+)*", r) for r in requires), requires

@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway import telling
+from gateway import metrics, telling
+from gateway.approvals import accounting
 from gateway.approvals.config import ApprovalsConfig
 from gateway.model import Action, Identity, Outcome, ReviewMode, Verdict
 from protocols.classification import BENIGN, Classification
@@ -68,6 +69,9 @@ class Notifier(Protocol):
 
     async def request_decided(self, doc: dict[str, Any], url: str) -> None: ...
 
+    async def close(self) -> None:
+        """Release the channel's connections (the broker stops)."""
+
 
 def window_categories(classification: Classification) -> list[str]:
     """Categories a grant window must cover: the non-benign ones (all, if only benign)."""
@@ -110,16 +114,14 @@ class Broker:
         self._retry_ctx: dict[str, SessionContext] = {}  # retry-mode requests made here
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
-        self._final: dict[str, asyncio.Event] = {}  # wait_final() watchers
         self._closing: str | None = None  # set by withdraw_all (SIGTERM drain): why
 
     # --- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         """Withdraw requests whose session died, subscribe to decisions, start the sweeper."""
         await self.recover()
-        subscribe = getattr(self.store, "subscribe", None)
-        if subscribe is not None:
-            await subscribe(DECISIONS_CHANNEL, self._on_notify)
+        await self.sweep()  # also sets the pending gauge from the store
+        await self.store.subscribe(DECISIONS_CHANNEL, self._on_notify)
         self._sweeper = asyncio.create_task(self._sweep_loop(), name="airlock-approvals-sweep")
 
     async def stop(self) -> None:
@@ -132,9 +134,7 @@ class Broker:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         for notifier in self.notifiers:
-            close = getattr(notifier, "close", None)
-            if close is not None:
-                await close()
+            await notifier.close()
 
     async def recover(self) -> int:
         """A pending hold on this node died with the old process; elsewhere, check sessions."""
@@ -210,6 +210,7 @@ class Broker:
                 return reused
         doc = self._new_request(ctx, action, classification, verdict)
         await self.store.put("request", doc["id"], doc)
+        accounting.created(doc)
         if verdict.mode is ReviewMode.RETRY:
             key = _retry_key(session.identity.user, session.target, doc["sha256"])
             await self.store.put("retry", key, {"request_id": doc["id"]})
@@ -275,17 +276,18 @@ class Broker:
             "user": s.identity.user,
             "person": s.identity.person_key,
             "groups": sorted(s.identity.groups),
-            "agent": s.agent,
+            "agent": self.redactor.redact_text(s.agent) if s.agent else s.agent,
             "client_addr": s.client_addr,
             "target": s.target,
-            "agent_reason": s.reason,
+            "agent_reason": self.redactor.redact_text(s.reason) if s.reason else s.reason,
             "kind": action.kind.value,
             "text": text,
             "sha256": action.sha256,
             "categories": sorted(c.categories),
             "window_categories": window_categories(c),
-            "objects": list(c.objects),
-            "reasons": list(c.reasons),
+            # objects and reasons quote the text (COPY ... PROGRAM 'PGPASSWORD=... psql')
+            "objects": self.redactor.redact_all(c.objects),
+            "reasons": self.redactor.redact_all(c.reasons),
             "rule": verdict.rule,
             "rule_reason": verdict.reason,
             "approvers": sorted(verdict.approvers or self.config.approvers),
@@ -482,13 +484,10 @@ class Broker:
     def _record(
         ctx: SessionContext | None, rid: str, state: str, by: str, reason: str, **extra: Any
     ) -> None:
-        if ctx is None or ctx.recorder is None:
-            return
-        approval = getattr(ctx.recorder, "approval", None)
-        if approval is None or getattr(ctx.recorder, "closed", False):
+        if ctx is None or ctx.recorder is None or ctx.recorder.closed:
             return  # the session (and its transcript) ended first: a withdrawal after a hangup
         try:
-            approval(rid, state, by=by, reason=reason, **extra)
+            ctx.recorder.approval(rid, state, by=by, reason=reason, **extra)
         except Exception:
             log.exception("could not record approval event for %s", rid)
 
@@ -556,6 +555,8 @@ class Broker:
                 raise Conflict(f"request {request_id} expired")
             why_not = self.may_approve(doc, approver)
             if why_not is not None:
+                if approver.user == doc["user"] or approver.person_key == doc["person"]:
+                    accounting.self_approval(doc, approver.user, channel, approve)
                 raise Forbidden(why_not)
             if any(a["person"] == approver.person_key for a in doc["approvals"]):
                 raise Conflict(f"{approver.user} already approved request {request_id}")
@@ -617,6 +618,7 @@ class Broker:
 
     async def _finished(self, doc: dict[str, Any]) -> None:
         """After a final state: open grant windows, wake the local waiter, tell other nodes."""
+        accounting.finished(doc)
         if doc["state"] == APPROVED and doc.get("window_minutes"):
             until = doc["decided_at"] + doc["window_minutes"] * 60
             for category in doc["window_categories"]:
@@ -635,15 +637,10 @@ class Broker:
                     },
                 )
         self._wake(doc)
-        watcher = self._final.get(doc["id"])
-        if watcher is not None:
-            watcher.set()
-        publish = getattr(self.store, "publish", None)
-        if publish is not None:
-            try:
-                await publish(DECISIONS_CHANNEL, doc["id"])
-            except Exception:
-                log.exception("could not publish decision of %s", doc["id"])
+        try:
+            await self.store.publish(DECISIONS_CHANNEL, doc["id"])
+        except Exception:
+            log.exception("could not publish decision of %s", doc["id"])
         url = self.approval_url(doc["id"])
         for notifier in self.notifiers:
             self._spawn(
@@ -665,19 +662,6 @@ class Broker:
                 approvals=doc.get("approvals", []),
             )
 
-    async def wait_final(self, request_id: str, limit_s: float) -> dict[str, Any]:
-        """The request once it reaches a final state through this broker (tests, tooling)."""
-        event = self._final.setdefault(request_id, asyncio.Event())
-        try:
-            doc = await self.store.get("request", request_id)
-            if doc is None or doc["state"] not in FINAL:
-                await asyncio.wait_for(event.wait(), limit_s)
-                doc = await self.store.get("request", request_id)
-        finally:
-            self._final.pop(request_id, None)
-        assert doc is not None
-        return doc
-
     async def on_decision(self, request_id: str) -> None:
         """A decision made elsewhere (another node, via the store's pub/sub): re-read, wake."""
         if request_id not in self._waiters and request_id not in self._retry_ctx:
@@ -692,11 +676,18 @@ class Broker:
     async def sweep(self) -> int:
         """Expire pending requests past their deadline (retry-mode ones have no waiter)."""
         now = self.clock()
-        count = 0
+        count = pending = 0
         for doc in await self.store.list("request"):
-            due = doc.get("state") == PENDING and doc["expires_at"] <= now
+            if doc.get("state") != PENDING:
+                continue
+            due = doc["expires_at"] <= now
             if due and await self._transition(doc, EXPIRED, reason="no decision in time"):
                 count += 1
+            elif not due:
+                pending += 1
+        # The store is the truth (other nodes create and decide requests too): the gauge
+        # moves with this node's own changes between sweeps and is reset here.
+        metrics.set_pending(pending)
         return count
 
     async def _sweep_loop(self) -> None:

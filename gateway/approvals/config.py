@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.config import ConfigError, _secret, _Section
+from gateway.config_table import ConfigError, Section, secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,7 @@ class ApprovalsConfig:
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
 
 
-def _approver_list(sec: _Section, name: str) -> frozenset[str]:
+def _approver_list(sec: Section, name: str) -> frozenset[str]:
     values = sec.strings(name)
     for i, value in enumerate(values):
         if not value or value == "group:":
@@ -64,13 +64,13 @@ def _approver_list(sec: _Section, name: str) -> frozenset[str]:
     return frozenset(values)
 
 
-def _secret_or_literal_url(sec: _Section, name: str) -> str | None:
+def _secret_or_literal_url(sec: Section, name: str) -> str | None:
     """Webhook URLs carry their own secret (Slack/Teams), so they are secrets too."""
-    return _secret(sec, name)
+    return secret(sec, name)
 
 
 def parse_approvals(raw: Mapping[str, Any] | None) -> ApprovalsConfig:
-    root = _Section(raw or {}, "approvals")
+    root = Section(raw or {}, "approvals")
     approvers = _approver_list(root, "approvers") if "approvers" in root.data else None
     if approvers is not None and not approvers:
         raise ConfigError("approvals.approvers", "must not be empty (omit it for group:admins)")
@@ -80,9 +80,9 @@ def parse_approvals(raw: Mapping[str, Any] | None) -> ApprovalsConfig:
         if not isinstance(name, str) or not name:
             raise ConfigError(f"approvals.slack.users.{uid}", "must be an airlock user name")
     slack = SlackConfig(
-        bot_token=_secret(slack_sec, "bot_token"),
+        bot_token=secret(slack_sec, "bot_token"),
         webhook_url=_secret_or_literal_url(slack_sec, "webhook_url"),
-        signing_secret=_secret(slack_sec, "signing_secret"),
+        signing_secret=secret(slack_sec, "signing_secret"),
         channel=slack_sec.get("channel", str, ""),
         api_base=slack_sec.get("api_base", str, "https://slack.com/api").rstrip("/"),
         users=dict(users),
@@ -96,7 +96,7 @@ def parse_approvals(raw: Mapping[str, Any] | None) -> ApprovalsConfig:
     hook_sec = root.table("webhook")
     webhook = WebhookConfig(
         url=hook_sec.get("url", str, "") or None,
-        key=_secret(hook_sec, "key"),
+        key=secret(hook_sec, "key"),
         header=hook_sec.get("header", str, "X-Airlock-Signature"),
         retries=hook_sec.get("retries", int, 4),
         backoff_s=hook_sec.positive("backoff_s", float, 0.5),

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from gateway.approvals.broker import ApprovalError
 from gateway.approvals.display import with_display
-from gateway.http.server import authenticate, json_error, state_of
+from gateway.http.state import authenticate, json_error, state_of
 
 PREFIX = "/api/v1"
 

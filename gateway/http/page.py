@@ -20,7 +20,7 @@ from aiohttp import web
 
 from gateway.approvals.broker import ApprovalError
 from gateway.approvals.display import for_humans, hidden_count
-from gateway.http.server import authenticate, state_of
+from gateway.http.state import authenticate, state_of
 
 
 def csrf_token(key: bytes, user: str, request_id: str) -> str:

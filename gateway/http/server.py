@@ -15,20 +15,17 @@ for the API, a form with the page's CSRF token for the page).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
-import math
-import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from gateway.approvals.config import parse_approvals
 from gateway.config import origin_of
-from gateway.identity.throttle import Throttled
+from gateway.http import api, page, slack
+from gateway.http.state import STATE as STATE
+from gateway.http.state import Health, HttpState, SlackResolver, authenticate, json_error, state_of
 from gateway.model import Identity
 
 if TYPE_CHECKING:
@@ -39,63 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("airlock.http")
 
-Health = Callable[[], Awaitable[dict[str, Any]]]
-SlackResolver = Callable[[str], Awaitable[Identity | None]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(slots=True)
-class HttpState:
-    """What the handlers share; one per app."""
-
-    config: Config
-    broker: Broker
-    authenticator: Authenticator
-    store: Store
-    health: Health
-    slack_resolver: SlackResolver
-    csrf_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    slack_seen: dict[str, float] = field(default_factory=dict)  # signature -> expiry
-    tasks: set[Any] = field(default_factory=set)
-
-
-STATE: web.AppKey[HttpState] = web.AppKey("airlock_state", HttpState)
-
-
-def state_of(request: web.Request) -> HttpState:
-    return request.app[STATE]
-
-
-async def authenticate(request: web.Request) -> Identity | None:
-    """Basic (password or token as password) or Bearer (token); None if neither checks out.
-
-    Raises 429 (JSON, with Retry-After) while the user or the address is throttled.
-    """
-    st = state_of(request)
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    scheme, value = scheme.lower(), value.strip()
-    addr = request.remote or ""
-    result: Identity | Throttled | None = None
-    if scheme == "bearer" and value:
-        result = await st.authenticator.login_token(value, addr)
-    elif scheme == "basic" and value:
-        try:
-            user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        if not (sep and user and password):
-            return None
-        result = await st.authenticator.login(user, password, addr)
-    if isinstance(result, Throttled):
-        retry = max(1, math.ceil(result.retry_after_s))
-        raise web.HTTPTooManyRequests(
-            text=json.dumps({"error": f"too many failed logins; retry in {retry} s",
-                             "status": 429, "retry_after": retry}),
-            content_type="application/json",
-            headers={"Retry-After": str(retry)},
-        )  # fmt: skip
-    return result
-
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Endpoints that authenticate by their own signature, not by ambient browser credentials.
@@ -152,14 +93,6 @@ SECURITY_HEADERS = {
 }
 
 
-def json_error(status: int, message: str, **extra: Any) -> web.Response:
-    headers = (
-        {"WWW-Authenticate": 'Basic realm="airlock", charset="UTF-8"'} if status == 401 else None
-    )
-    return web.json_response({"error": message, "status": status, **extra}, status=status,
-                             headers=headers)  # fmt: skip
-
-
 async def healthz(_: web.Request) -> web.Response:
     """The process is up and its loop answers."""
     return web.json_response({"status": "ok"})
@@ -187,16 +120,12 @@ async def metrics(request: web.Request) -> web.Response:
 
 def default_slack_resolver(config: Config, authenticator: Authenticator) -> SlackResolver:
     """Slack user id -> identity: the identity module's directory first, then the config map."""
-    from gateway.approvals.config import parse_approvals
-
     users = parse_approvals(config.raw.get("approvals", {})).slack.users
-    lookup = getattr(authenticator, "approver_for_slack", None)
 
     async def resolve(slack_user: str) -> Identity | None:
-        if lookup is not None:
-            found: Identity | None = await lookup(slack_user)
-            if found is not None:
-                return found
+        found = await authenticator.approver_for_slack(slack_user)
+        if found is not None:
+            return found
         name = users.get(slack_user)
         return await authenticator.identity(name) if name else None
 
@@ -211,8 +140,6 @@ def build_app(
     health: Health,
     slack_resolver: SlackResolver | None = None,
 ) -> web.Application:
-    from gateway.http import api, page, slack
-
     app = web.Application(client_max_size=1 << 20, middlewares=[guard])
     app[STATE] = HttpState(
         config, broker, authenticator, store, health,

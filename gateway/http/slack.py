@@ -25,7 +25,7 @@ from gateway.approvals.notifiers import (
     decided_summary,
     slack_blocks,
 )
-from gateway.http.server import HttpState, json_error, state_of
+from gateway.http.state import HttpState, json_error, state_of
 
 log = logging.getLogger("airlock.http.slack")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.config import ConfigError, _path, _secret, _Section
+from gateway.config_table import ConfigError, Section, resolve_path, secret
 from gateway.identity.throttle import ThrottleSettings, parse_throttle
 
 GROUP_MODES = ("memberOf", "groupOfNames", "posixGroup")
@@ -55,7 +55,7 @@ class IdentitySettings:
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)  # failed logins
 
 
-def _ldap(sec: _Section, base: Path, person_attribute: str) -> LdapSettings:
+def _ldap(sec: Section, base: Path, person_attribute: str) -> LdapSettings:
     url = sec.require("url", str)
     if not url.startswith(("ldap://", "ldaps://")):
         raise ConfigError(sec.key("url"), f"must start with ldap:// or ldaps://, got {url!r}")
@@ -73,7 +73,7 @@ def _ldap(sec: _Section, base: Path, person_attribute: str) -> LdapSettings:
     if start_tls and url.startswith("ldaps://"):
         raise ConfigError(sec.key("start_tls"), "is for ldap:// URLs; ldaps:// is already TLS")
     bind_dn = sec.get("bind_dn", str, "")
-    password = _secret(sec, "bind_password")
+    password = secret(sec, "bind_password")
     if bind_dn and password is None:
         raise ConfigError(sec.key("bind_password_env"), "bind_dn needs a bind password")
     settings = LdapSettings(
@@ -91,7 +91,7 @@ def _ldap(sec: _Section, base: Path, person_attribute: str) -> LdapSettings:
         ssh_key_attribute=sec.get("ssh_key_attribute", str, "sshPublicKey"),
         person_attribute=person_attribute,
         start_tls=start_tls,
-        ca_file=_path(base, ca_file) if ca_file else None,
+        ca_file=resolve_path(base, ca_file) if ca_file else None,
         timeout_s=sec.positive("timeout_s", float, 5.0),
         cache_ttl_s=sec.get("cache_ttl_s", float, 60.0),
         pool_size=sec.positive("pool_size", int, 4),
@@ -104,7 +104,7 @@ def _ldap(sec: _Section, base: Path, person_attribute: str) -> LdapSettings:
 
 def parse_identity(raw: Mapping[str, Any], base: Path | None = None) -> IdentitySettings:
     """Parse the `identity` table of a whole config document (`config.raw`)."""
-    sec = _Section(raw.get("identity", {}), "identity")
+    sec = Section(raw.get("identity", {}), "identity")
     slack = sec.get("slack_users", dict, {})
     for slack_id, user in slack.items():
         if not isinstance(user, str) or not user:

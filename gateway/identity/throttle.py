@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.config import ConfigError, _Section
+from gateway.config_table import ConfigError, Section
 
 MAX_KEYS = 100_000  # memory bound against a flood of distinct names or addresses
 
@@ -42,7 +42,7 @@ class ThrottleSettings:
     forget_after_s: float = 900.0  # a key with no failure for this long starts over
 
 
-def parse_throttle(sec: _Section) -> ThrottleSettings:
+def parse_throttle(sec: Section) -> ThrottleSettings:
     defaults = ThrottleSettings()
     values: dict[str, Any] = {}
     for name in ("failure_delay_s", "backoff_s", "max_backoff_s", "forget_after_s"):

@@ -14,20 +14,20 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from gateway import metrics, telling
-from gateway.checkpoint import Checkpoint, Recorder, SessionContext
+from gateway import audit, metrics, telling
+from gateway.audit import Event, session_fields
+from gateway.checkpoint import Checkpoint, SessionContext
 from gateway.config import Config, Target, is_loopback
 from gateway.identity.authenticator import Authenticator
 from gateway.identity.sessions import SessionRegistry
 from gateway.limits import ConnectionLimiter
-from gateway.model import Action, ActionKind, Identity, Protocol, Session, SessionStats
+from gateway.model import Action, ActionKind, Identity, Session, SessionStats, WireProtocol
 from gateway.postgres import upstream as up
 from gateway.postgres.relay import PgRelay
 from gateway.postgres.startup import StartupRefused, resolve
 from gateway.postgres.tlswrite import client_writer
-from gateway.recording.writer import TranscriptWriter
+from gateway.recording.writer import TranscriptFactory, TranscriptWriter
 from gateway.store.base import SessionRow, Store
 from protocols.pgwire import messages as m
 from protocols.pgwire.auth import AuthFailed, ScramKeys, ScramServerExchange, mock_keys
@@ -52,9 +52,6 @@ class _Live:
     relay: PgRelay
 
 
-RecorderFactory = Callable[[Session], Recorder | None]
-
-
 class PostgresGateway:
     def __init__(
         self,
@@ -62,7 +59,7 @@ class PostgresGateway:
         authenticator: Authenticator,
         checkpoint: Checkpoint,
         store: Store,
-        recorder_factory: RecorderFactory | None = None,
+        recorder_factory: TranscriptFactory | None = None,
         tls: ssl.SSLContext | None = None,
         limiter: ConnectionLimiter | None = None,
         sessions: SessionRegistry | None = None,
@@ -277,6 +274,14 @@ class PostgresGateway:
         except BaseException:  # the client left or broke the exchange before an answer
             throttle.abandoned(user, peer_host)
             raise
+        audit.emit(
+            Event.LOGIN_OK if identity is not None else Event.LOGIN_FAILED,
+            protocol="postgres",
+            user=user,
+            source=client_addr,
+            method=identity.source if identity is not None else "",
+            target=database,
+        )
         if identity is None:
             # Same error, same delay, for an unknown user and a wrong password.
             await asyncio.sleep(
@@ -308,11 +313,18 @@ class PostgresGateway:
                 self.limiter.release(identity.user, target.name)
             if isinstance(exc, up.UpstreamError):
                 metrics.upstream_error("postgres", target.name, "connect")
+                audit.emit(
+                    Event.UPSTREAM_FAILED,
+                    protocol="postgres",
+                    target=target.name,
+                    user=identity.user,
+                    error=str(exc),
+                )
                 raise ClientError(f"airlock: {exc}", exc.sqlstate) from None
             raise
         session = Session(
             id=secrets.token_hex(8),
-            protocol=Protocol.POSTGRES,
+            protocol=WireProtocol.POSTGRES,
             identity=identity,
             target=target.name,
             client_addr=client_addr,
@@ -341,7 +353,7 @@ class PostgresGateway:
         key = (upstream.pid, secret)
         started = time.time()
         try:
-            await self.store.session_started(session_row(session, started))
+            await self.store.session_started(SessionRow.opened(session, started))
             ctx.recorder = self.recorder_factory(session) if self.recorder_factory else None
             if isinstance(ctx.recorder, TranscriptWriter):
                 # Lines reach the kernel in one write per client read, before forwarding.
@@ -375,6 +387,7 @@ class PostgresGateway:
         ctx.notice = notice
         self.live[key] = _Live(target, upstream.pid, upstream.secret, relay)
         session_metrics = metrics.session_started("postgres", session.target)
+        audit.emit(Event.SESSION_START, **session_fields(session))
         forget = (
             self.sessions.register(
                 session.id,
@@ -468,11 +481,16 @@ class PostgresGateway:
         session_metrics.bytes_in(stats.bytes_in)
         session_metrics.bytes_out(stats.bytes_out)
         session_metrics.ended()
-        recorder = ctx.recorder
-        close = getattr(recorder, "close", None)
-        if close is not None:
+        audit.emit(
+            Event.SESSION_END,
+            **session_fields(session),
+            bytes_in=stats.bytes_in,
+            bytes_out=stats.bytes_out,
+            statements=stats.statements,
+        )
+        if ctx.recorder is not None:
             try:
-                seq, head = close(
+                seq, head = ctx.recorder.close(
                     bytes_in=stats.bytes_in, bytes_out=stats.bytes_out, statements=stats.statements
                 )
                 await self.store.set_head(session.id, seq, head)
@@ -488,9 +506,9 @@ class PostgresGateway:
 
 def _result_recorder(ctx: SessionContext) -> Callable[[int, bytes, float], None] | None:
     """Records each statement's outcome (command tag or error) as the server reports it."""
-    if ctx.recorder is None or not hasattr(ctx.recorder, "result"):
+    writer = ctx.recorder
+    if writer is None:
         return None
-    writer: Any = ctx.recorder
     tags: dict[bytes, str] = {}  # CommandComplete message -> tag: a session repeats a few
     complete = ord("C")
     monotonic = time.monotonic
@@ -515,27 +533,6 @@ def _result_recorder(ctx: SessionContext) -> Callable[[int, bytes, float], None]
             log.exception("cannot record a result")
 
     return on_result
-
-
-def session_row(session: Session, started: float) -> SessionRow:
-    return SessionRow(
-        id=session.id,
-        protocol=session.protocol.value,
-        user=session.identity.user,
-        groups=tuple(sorted(session.identity.groups)),
-        target=session.target,
-        client_addr=session.client_addr,
-        agent=session.agent,
-        node=session.node,
-        started_at=started,
-        ended_at=None,
-        bytes_in=0,
-        bytes_out=0,
-        statements=0,
-        head_seq=0,
-        head_hash="",
-        token_id=session.identity.token_id,
-    )
 
 
 async def _read_client_message(reader: asyncio.StreamReader) -> tuple[int, bytes]:

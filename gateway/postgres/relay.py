@@ -2,7 +2,7 @@
 
 Protocol callbacks, not streams: a read is framed into whole messages, each checked message
 asks the checkpoint synchronously (the hot path), and everything from one read goes out in
-one write. Only a message whose decision must wait (review, delay) suspends this session:
+one write. Only a message whose decision must wait (a review) suspends this session:
 its reading pauses and the rest of the read waits behind it; other sessions never notice.
 
 A refused statement is replaced by a statement that raises 42501 in the upstream itself, so

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from protocols.sql import LexingState
+from protocols.sql.binding import shadows_catalog
 from protocols.sql.lexing import is_utf8
 
 #: Settings a client may set at startup. Lowercased names (the server folds them too).
@@ -143,6 +144,12 @@ def resolve(params: dict[str, str]) -> StartupSettings:
                     "standard_conforming_strings=off is refused: Airlock cannot classify "
                     "statements lexed with non-standard strings"
                 )
+        elif key == "search_path" and shadows_catalog(value):
+            raise StartupRefused(
+                "a search_path with pg_catalog after another schema is refused: user "
+                "functions and operators would shadow the built-ins; set it with SET after "
+                "connecting, where policy sees it"
+            )
         elif key == "client_encoding" and not is_utf8(value):
             # Decided by policy once the session exists, exactly like the same SET sent
             # mid-session (`tamper`); until then the upstream speaks UTF-8.

@@ -43,6 +43,7 @@ class SessionInfo:
     started: float
     ended: float | None
     events: int
+    statements: int = 0
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -55,6 +56,7 @@ class SessionInfo:
             "started": self.started,
             "ended": self.ended,
             "events": self.events,
+            "statements": self.statements,
         }
 
 
@@ -62,12 +64,13 @@ def session_info(path: Path) -> SessionInfo | None:
     """Summary of one transcript, or None if it has no session_start."""
     first: Event | None = None
     last: Event | None = None
-    n = 0
+    n = statements = 0
     for ev in iter_events(path):
         if first is None:
             first = ev
         last = ev
         n += 1
+        statements += ev.get("type") == "statement"
     if first is None or first.get("type") != "session_start":
         return None
     ended = last.get("ts") if last is not None and last.get("type") == "session_end" else None
@@ -81,4 +84,5 @@ def session_info(path: Path) -> SessionInfo | None:
         float(first.get("ts", 0.0)),
         float(ended) if isinstance(ended, int | float) else None,
         n,
+        statements,
     )

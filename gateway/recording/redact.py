@@ -14,6 +14,7 @@ import binascii
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pglast import parser as pg_parser
 
@@ -81,10 +82,39 @@ BUILTIN: tuple[Detector, ...] = (
     _d(
         "password",
         r"(?<![A-Za-z0-9_])(?:PG)?(?:password|passwd|pwd)\s*=\s*"
-        r"(?P<s>'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s'\";&]+)",
+        r"(?P<s>\$?'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|(?:[^\s'\";&]|&(?=[^\s&]))+)",
+        flags=_I,
+    ),
+    _d(  # "password": "..." (JSON, YAML, a comment, a prompt and its answer on one line)
+        "password",
+        r"(?<![\w-])[\"']?(?:password|passwd|pwd)[\"']?[ \t]*:[ \t]*"
+        r"(?P<s>\"(?:[^\"\\]|\\.)*\"?|'(?:[^'\\]|\\.)*'?|[^\s'\"][^\s,;}'\"]*)",
         flags=_I,
     ),
     _d("card", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])", _card),
+)
+
+#: Free text only (shell commands, terminal lines, messages): SQL written inside them,
+#: ``psql -c "ALTER ROLE app PASSWORD '...'"``, heredocs, ``echo ... | psql``. The shell's
+#: own quoting can wrap the literal in anything (``'"'"'``, ``\$\$``, ``\"``), so from a
+#: quote character after PASSWORD the rest of the line is masked (fail closed); SQL text
+#: proper is masked exactly, by lexer token, in ``redact_sql``. An unquoted value is
+#: masked after PASSWORD in a role statement, and after ``--password``.
+TEXT_ONLY: tuple[Detector, ...] = (
+    _d(
+        "password",
+        r"(?<![\w-])password\s+(?!'*\[REDACTED)"
+        r"(?P<s>\$(?P<tag>\w*)\$[\s\S]*?(?:\$(?P=tag)\$|\Z)|(?:u&|[eun])?'[^\n]*"
+        r"|\\?[\"'][^\n]*|\\\$[^\n]*)",
+        flags=_I,
+    ),
+    _d(
+        "password",
+        r"(?<![\w-])(?:create|alter)\s+(?:role|user|group)\b[^\n;]*?\bpassword\s+"
+        r"(?!null\b|'|\"|\[REDACTED)(?P<s>[^\s;'\"$\\]+)",
+        flags=_I,
+    ),
+    _d("password", r"--password\s+(?P<s>[^\s-]\S*)", flags=_I),
 )
 
 # Cheap literal anchors every built-in detector needs, matched against the lower-cased
@@ -153,27 +183,47 @@ class Redactor:
     # -- text ---------------------------------------------------------------------------
     def redact_text(self, text: str) -> str:
         """Mask every detector hit in free text (terminal I/O, messages, log lines)."""
-        return self._redact(text, text.lower())
+        return self._redact(text, text.lower(), free=True)
 
-    def _redact(self, text: str, lowered: str) -> str:
+    def _redact(
+        self, text: str, lowered: str, free: bool = False, found: list[str] | None = None
+    ) -> str:
         if (
             not _has_anchor(lowered)
             and not _may_hold_card(text)
             and (self._custom is None or self._custom.search(text) is None)
         ):
             return text
+        if free and "passw" in lowered:
+            for det in TEXT_ONLY:
+                text = det.pattern.sub(_masker(det, found), text)
         for det in self._detectors:
-            text = det.pattern.sub(_masker(det), text)
+            text = det.pattern.sub(_masker(det, found), text)
         return text
 
     def redact_sql(self, sql: str) -> str:
-        """Mask password literals (``PASSWORD '...'``, ``OPTIONS (password '...')``) by
-        lexer token locations, then run the text detectors."""
+        """Mask password literals (``PASSWORD '...'``, ``OPTIONS (password '...')``, also
+        inside DO and function bodies) by lexer token locations, then run the text
+        detectors."""
+        return self.redact_sql_found(sql)[0]
+
+    def redact_sql_found(self, sql: str) -> tuple[str, tuple[str, ...]]:
+        """:meth:`redact_sql`, and the secrets it masked (as written and unquoted).
+
+        The server's reply may quote a statement's secret (``syntax error at or near
+        "..."``, ``unterminated quoted string at or near "'..."``) where no detector would
+        know it for one: the transcript masks these exact strings in what follows.
+        """
         lowered = sql.lower()
-        if "passw" in lowered:
-            sql = _mask_sql_passwords(sql)
+        found: list[str] = []
+        if "passw" in lowered or "u&" in lowered:
+            sql = _mask_sql_passwords(sql, found)
             lowered = sql.lower()
-        return self._redact(sql, lowered)
+        # The free-text rules too: a literal may hold shell text holding SQL
+        # (``'psql -c "ALTER ROLE x PASSWORD ''...''"'``), which the SQL lexer reads as
+        # an identifier; masks the lexer already made are not matched again.
+        sql = self._redact(sql, lowered, free=True, found=found)
+        return sql, _secrets(found) if found else ()
 
     # -- rows ---------------------------------------------------------------------------
     def column_mask(
@@ -236,7 +286,31 @@ class Redactor:
         return [self.redact_text(t) for t in texts]
 
 
-def _masker(det: Detector) -> Callable[[re.Match[str]], str]:
+def _secrets(found: list[str]) -> tuple[str, ...]:
+    """The masked values worth looking for elsewhere, each also without its quoting."""
+    out: dict[str, None] = {}
+    for value in found:
+        for form in (value, _unquoted(value)):
+            if len(form) >= _MIN_SECRET:
+                out[form] = None
+    return tuple(out)
+
+
+#: Shorter masked values are not searched for in later text (too many false hits).
+_MIN_SECRET = 6
+
+
+def _unquoted(value: str) -> str:
+    if value.startswith("$") and value.count("$") >= 2:
+        tag = value[: value.index("$", 1) + 1]
+        return value[len(tag) :].removesuffix(tag)
+    head, quote, rest = value.partition("'")
+    if quote and len(head) <= 2:  # E'', U&'', N''
+        return rest.removesuffix("'")
+    return value.strip("\"'")
+
+
+def _masker(det: Detector, found: list[str] | None = None) -> Callable[[re.Match[str]], str]:
     tag = f"[REDACTED:{det.kind}]"
     has_group = "s" in det.pattern.groupindex
 
@@ -246,42 +320,151 @@ def _masker(det: Detector) -> Callable[[re.Match[str]], str]:
             value = m.group("s")
             if det.valid is not None and not det.valid(value):
                 return whole
+            if found is not None:
+                found.append(value)
             start = m.start("s") - m.start()
             return whole[:start] + tag + whole[m.end("s") - m.start() :]
         if det.valid is not None and not det.valid(whole):
             return whole
+        if found is not None:
+            found.append(whole)
         return tag
 
     return mask
 
 
-def _mask_sql_passwords(sql: str) -> str:
-    """Mask the string constant after each PASSWORD keyword.
+_MASK = "'[REDACTED:password]'"
+_LITERALS = frozenset({"SCONST", "USCONST"})
+#: Tokens after a PASSWORD keyword that supply no secret (``PASSWORD NULL``).
+_NO_SECRET = frozenset({"NULL_P"})
+#: Tokens that may sit between a password's name and its value.
+_BETWEEN = frozenset({"ASCII_61", "TO", "COLON_EQUALS", "EQUALS_GREATER", "ASCII_58"})
+#: How deep string literals are opened (a DO body holding an EXECUTE string...).
+_MAX_DEPTH = 4
+_UESCAPE = re.compile(r"\\(\\|[0-9A-Fa-f]{4}|\+[0-9A-Fa-f]{6})")
 
-    pglast's token locations are character offsets with an inclusive end. A literal that
-    contains a backslash is masked to the end of its statement, because with
-    standard_conforming_strings off the server would end it elsewhere than this lexer.
-    If the lexer rejects the text, everything after the first PASSWORD is masked.
+
+def _mask_sql_passwords(sql: str, found: list[str] | None = None) -> str:
+    """Mask the secret of each role statement or password option, also inside bodies.
+
+    See ``_mask_level``; if the lexer rejects the text, everything after the first
+    PASSWORD is masked.
     """
     try:
-        tokens = pg_parser.scan(sql)
+        return _mask_level(sql, 0, [] if found is None else found)[0]
     except Exception:  # any lexer failure: mask conservatively
         m = _SQL_PASSWORD.search(sql)
-        assert m is not None
+        if m is None:
+            return sql
+        if found is not None:
+            found.append(sql[m.end() :].strip())
         return sql[: m.end()] + " [REDACTED:password]"
-    spans: list[tuple[int, int]] = []
-    for i, tok in enumerate(tokens[:-1]):
-        if tok.name != "PASSWORD" and not (
-            tok.name == "IDENT" and sql[tok.start : tok.end + 1].lower() == "password"
-        ):
-            continue
-        nxt = tokens[i + 1]
-        if nxt.name not in ("SCONST", "USCONST"):
-            continue
-        end = nxt.end + 1
-        if "\\" in sql[nxt.start : end]:
-            end = next((t.start for t in tokens[i + 2 :] if t.name == "ASCII_59"), len(sql))
-        spans.append((nxt.start, end))
-    for start, end in reversed(spans):
-        sql = sql[:start] + "'[REDACTED:password]'" + sql[end:]
-    return sql
+
+
+def _names_password(sql: str, tok: Any) -> bool:
+    """The PASSWORD keyword, or an option name (bare, quoted or U&-escaped) with passw in
+    it: ``OPTIONS (password '...')``, ``("password" '...')``, ``(U&"p\\0061ssword" ...)``."""
+    if tok.name == "PASSWORD":
+        return True
+    if tok.name not in ("IDENT", "UIDENT"):
+        return False
+    word = sql[tok.start : tok.end + 1]
+    if tok.name == "UIDENT":
+        word = _UESCAPE.sub(_unescape, word[3:-1])
+    return "passw" in word.lower()
+
+
+def _unescape(m: re.Match[str]) -> str:
+    code = m.group(1)
+    if code == "\\":
+        return code
+    try:
+        return chr(int(code.lstrip("+"), 16))
+    except ValueError:
+        return ""
+
+
+def _mask_level(sql: str, depth: int, found: list[str]) -> tuple[str, bool]:
+    """(masked text, whether a password is built dynamically in it).
+
+    pglast's token locations are character offsets with an inclusive end. The string
+    constant after each PASSWORD keyword or password option name is masked; a literal
+    that contains a backslash is masked to the end of its statement, because with
+    standard_conforming_strings off the server would end it elsewhere than this lexer.
+
+    A string constant that mentions a password is a code body (DO, CREATE FUNCTION, an
+    EXECUTE or dblink string): it is opened and masked the same way, and written back in
+    its own quoting. A body where a PASSWORD is followed by no literal (``'... PASSWORD '
+    || quote_literal(pw)``, ``format('... PASSWORD %L', ...)``) builds the password at
+    run time from values anywhere around it: then every other string constant of that
+    text is masked too, and the outer texts are told so (fail closed).
+    """
+    tokens = pg_parser.scan(sql)
+    spans: list[tuple[int, int, str]] = []
+    dynamic = False
+    keep: set[int] = set()  # literals already rewritten (opened bodies, masked secrets)
+    for i, tok in enumerate(tokens):
+        if _names_password(sql, tok):
+            j = i + 1  # the value, after any `=`, `TO`, `:=`, `=>` or `:`
+            while j < len(tokens) and tokens[j].name in _BETWEEN:
+                j += 1
+            nxt = tokens[j] if j < len(tokens) else None
+            if nxt is not None and nxt.name in _LITERALS:
+                end = nxt.end + 1
+                if "\\" in sql[nxt.start : end]:
+                    end = next((t.start for t in tokens[j + 1 :] if t.name == "ASCII_59"), len(sql))
+                spans.append((nxt.start, end, _MASK))
+                keep.add(j)
+            elif (
+                depth > 0 and tok.name == "PASSWORD" and (nxt is None or nxt.name not in _NO_SECRET)
+            ):
+                dynamic = True
+        elif tok.name in _LITERALS and i not in keep:
+            literal = sql[tok.start : tok.end + 1]
+            low = literal.lower()
+            if "passw" not in low and "u&" not in low:
+                continue
+            opened = _open_literal(literal, depth, found)
+            if opened is None:  # cannot be opened exactly: mask it and what may follow
+                end = next((t.start for t in tokens[i + 1 :] if t.name == "ASCII_59"), len(sql))
+                spans.append((tok.start, end, _MASK))
+                keep.add(i)
+                dynamic = True
+                continue
+            text, inner_dynamic = opened
+            dynamic = dynamic or inner_dynamic
+            if text != literal:
+                spans.append((tok.start, tok.end + 1, text))
+            if text != literal or inner_dynamic:  # a body: shown opened, not masked whole
+                keep.add(i)
+    if dynamic:
+        spans.extend(
+            (t.start, t.end + 1, _MASK)
+            for i, t in enumerate(tokens)
+            if t.name in _LITERALS and i not in keep
+        )
+    spans.sort()
+    kept: list[tuple[int, int, str]] = []
+    for span in spans:  # a literal masked to the end of its statement covers later ones
+        if not kept or span[0] >= kept[-1][1]:
+            kept.append(span)
+    for start, end, text in reversed(kept):
+        if text == _MASK:
+            found.append(sql[start:end])
+        sql = sql[:start] + text + sql[end:]
+    return sql, dynamic
+
+
+def _open_literal(literal: str, depth: int, found: list[str]) -> tuple[str, bool] | None:
+    """Mask inside a string constant, keeping its quoting; None when it cannot be opened
+    exactly (E'', U&'', a backslash, nesting too deep)."""
+    if depth >= _MAX_DEPTH or "\\" in literal:
+        return None
+    if literal.startswith("$"):
+        tag = literal[: literal.index("$", 1) + 1]
+        body, dynamic = _mask_level(literal[len(tag) : -len(tag)], depth + 1, found)
+        return tag + body + tag, dynamic
+    if literal.startswith("'"):
+        body, dynamic = _mask_level(literal[1:-1].replace("''", "'"), depth + 1, found)
+        return "'" + body.replace("'", "''") + "'", dynamic
+    return None

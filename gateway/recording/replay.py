@@ -92,10 +92,11 @@ def to_asciicast(events: Sequence[Event], width: int = 80, height: int = 24) -> 
         return asciicast.encode(asciicast.Header(width, height), [])
     start = events[0]
     t0 = float(start.get("ts", 0.0))
-    for ev in events:  # the first resize sets the initial size
-        if ev.get("type") == "resize":
-            width, height = int(ev["cols"]), int(ev["rows"])
-            break
+    for ev in events:  # the size the terminal had when output began
+        if ev.get("type") in ("pty", "resize") and int(ev.get("cols") or 0) > 0:
+            width, height = int(ev["cols"]), int(ev.get("rows") or height)
+            if ev.get("type") == "resize":
+                break  # a resize before any output wins over the requested size
         if ev.get("type") == "term_output":
             break
     terminal = any(ev.get("type") == "term_output" for ev in events)

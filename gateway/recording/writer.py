@@ -20,7 +20,7 @@ import os
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +34,10 @@ from gateway.recording.redact import Redactor
 from gateway.recording.template import Slot, Template, compile_template
 
 if TYPE_CHECKING:
-    from gateway.model import Action, Outcome
+    from gateway.model import Action, Outcome, Session
+
+#: Opens the transcript of a session that starts (None: the session is not recorded).
+TranscriptFactory = Callable[["Session"], "TranscriptWriter | None"]
 
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _RECENT_HEADS = 4096
@@ -99,6 +102,10 @@ def _why(exc: OSError, path: Path) -> RecorderError:
     return RecorderError(f"cannot write transcript {path}: {reason}")
 
 
+#: How many distinct secrets a session's transcript keeps scrubbing later text of.
+_SECRETS_KEPT = 32
+
+
 class TranscriptWriter:
     """The transcript of one session. Created by :meth:`Recorder.open`; not thread-safe
     (one session's relay writes it from its own task)."""
@@ -116,6 +123,10 @@ class TranscriptWriter:
         self.synced_seq = -1
         self.closed = False
         self._echo_hidden = False
+        #: Secrets this session's statements and commands carried (longest first): the
+        #: server's or the program's reply may quote them where no detector would know
+        #: them (``syntax error at or near "..."``), so later text is scrubbed of them.
+        self._secrets: tuple[str, ...] = ()
         self._streams: dict[tuple[str, object], int] = {}
         self._decoders: dict[tuple[str, object], codecs.IncrementalDecoder] = {}
         #: Deferred mode (the Postgres relay): lines collect here and reach the kernel in
@@ -258,6 +269,19 @@ class TranscriptWriter:
             self._rec._closed(self)
         return self.head
 
+    def _remember(self, found: tuple[str, ...]) -> None:
+        if found:
+            known = dict.fromkeys((*found, *self._secrets))
+            self._secrets = tuple(sorted(known, key=len, reverse=True)[:_SECRETS_KEPT])
+
+    def _scrub(self, text: str) -> str:
+        """Redact free text, then mask every secret this session's input carried."""
+        text = self._rec.redactor.redact_text(text)
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "[REDACTED:echoed]")
+        return text
+
     # -- Postgres helpers ---------------------------------------------------------------
     def statement(
         self,
@@ -278,10 +302,11 @@ class TranscriptWriter:
         if extra and not extra.keys().isdisjoint(chain.RESERVED):
             raise ValueError(f"reserved field in {sorted(extra)}")
         extra["kind"] = kind
-        extra["text"] = self._rec.redactor.redact_sql(text)
+        extra["text"], found = self._rec.redactor.redact_sql_found(text)
+        self._remember(found)
         extra["sha256"] = hashlib.sha256(raw).hexdigest()
         extra["categories"] = sorted(categories)
-        extra["objects"] = list(objects)
+        extra["objects"] = self._rec.redactor.redact_all(objects)  # program:PGPASSWORD=...
         extra["verdict"] = verdict
         extra["rule"] = rule
         extra["request_id"] = request_id
@@ -305,7 +330,7 @@ class TranscriptWriter:
                     "type": "statement",
                     "kind": action.kind.value,
                     "categories": sorted(c.categories),
-                    "objects": list(c.objects),
+                    "objects": rec.redactor.redact_all(c.objects),
                     "verdict": v.decision.value,
                     "allowed": outcome.allowed,
                     "rule": v.rule,
@@ -316,8 +341,11 @@ class TranscriptWriter:
             if tpl is None:  # pragma: no cover - see compile_template
                 self._decided_slowly(action, outcome)
                 return
+        redacted, found = rec.redactor.redact_sql_found(action.text)
+        if found:
+            self._remember(found)
         try:
-            text = _dumps(rec.redactor.redact_sql(action.text))
+            text = _dumps(redacted)
         except TypeError:  # lone surrogates: the standard library's encoder, generic path
             self._decided_slowly(action, outcome)
             return
@@ -347,7 +375,7 @@ class TranscriptWriter:
         tpl = rec._templates.get(tag)
         if tpl is None:
             count = tag.rsplit(" ", 1)[-1]
-            rows = int(count) if count.isdigit() else None
+            rows = int(count) if count.isascii() and count.isdigit() else None  # not "²"
             tpl = rec._template(
                 tag,
                 {"type": "result", "tag": tag, "rows": rows, "sqlstate": None, "error": None},
@@ -390,7 +418,7 @@ class TranscriptWriter:
         extra["rows"] = rows
         extra["duration_ms"] = round(duration_ms, 3)
         extra["sqlstate"] = sqlstate
-        extra["error"] = None if error is None else self._rec.redactor.redact_text(error)
+        extra["error"] = None if error is None else self._scrub(error)
         return self._event("result", extra)
 
     def reason(self, reason: str, **extra: object) -> str:
@@ -398,9 +426,7 @@ class TranscriptWriter:
         return self._event("reason", {"reason": self._rec.redactor.redact_text(reason), **extra})
 
     def notice(self, message: str, severity: str = "NOTICE", **extra: object) -> str:
-        return self.write(
-            "notice", severity=severity, message=self._rec.redactor.redact_text(message), **extra
-        )
+        return self.write("notice", severity=severity, message=self._scrub(message), **extra)
 
     @property
     def samples_rows(self) -> bool:
@@ -424,9 +450,7 @@ class TranscriptWriter:
         text = self._text("o", channel, data)
         if not text:
             return None
-        return self.write(
-            "term_output", channel=channel, data=self._rec.redactor.redact_text(text), **extra
-        )
+        return self.write("term_output", channel=channel, data=self._scrub(text), **extra)
 
     def term_input(
         self, data: bytes, echo: bool, channel: object = 0, **extra: object
@@ -451,9 +475,9 @@ class TranscriptWriter:
         return self.write("resize", channel=channel, cols=cols, rows=rows, **extra)
 
     def exec(self, command: str, channel: object = 0, **extra: object) -> str:
-        return self.write(
-            "exec", channel=channel, command=self._rec.redactor.redact_text(command), **extra
-        )
+        redacted, found = self._rec.redactor.redact_sql_found(command)  # free-text rules too
+        self._remember(found)
+        return self.write("exec", channel=channel, command=redacted, **extra)
 
     def output(self, stream: str, data: bytes, channel: object = 0, **extra: object) -> str | None:
         """Exec ``stdout``/``stderr``, bounded to ``stream_bytes_limit`` per channel; the
@@ -472,7 +496,7 @@ class TranscriptWriter:
         return self.write(
             stream,
             channel=channel,
-            data=self._rec.redactor.redact_text(text),
+            data=self._scrub(text),
             **({"truncated": True} if truncated else {}),
             **extra,
         )
@@ -524,7 +548,10 @@ class RowSampler:
             self.full = True
             return False
         self._bytes += size
-        self._rows.append(rec.redactor.redact_row(self.columns, vals, mask=self._mask))
+        row = rec.redactor.redact_row(self.columns, vals, mask=self._mask)
+        if self._w._secrets:
+            row = [self._w._scrub(v) if isinstance(v, str) else v for v in row]
+        self._rows.append(row)
         return True
 
     def flush(self, **extra: object) -> str | None:
@@ -617,6 +644,10 @@ class Recorder:
             self._dirs.add(path.parent)
         start_fields.setdefault("node", self.node)
         start_fields.setdefault("audit_key", self.key_id)
+        for key in ("reason", "agent"):  # the client chose these words: PGOPTIONS, SetEnv
+            value = start_fields.get(key)
+            if isinstance(value, str):
+                start_fields[key] = self.redactor.redact_text(value)
         try:
             writer.write(
                 "session_start",

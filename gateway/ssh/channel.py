@@ -14,23 +14,52 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncssh
 
 from gateway.model import Action, ActionKind
 from gateway.ssh.connection import SshConnection, allowed_env
+from gateway.ssh.session_channel import EXIT_GATEWAY, EXIT_REFUSED
+from gateway.ssh.sftp import sftp_session
+from gateway.ssh.shell import ShellGate, open_shell_allowed
 from gateway.ssh.upstream import UpstreamError
-
-if TYPE_CHECKING:
-    from gateway.ssh.shell import ShellGate
 
 log = logging.getLogger("airlock.ssh")
 
-#: Exit status for "refused by policy" (the contract) and for gateway-level failures
-#: (unknown target, unreachable upstream): 255 is what OpenSSH itself uses for the latter.
-EXIT_REFUSED = 126
-EXIT_GATEWAY = 255
+
+class StdinTap:
+    """Exec stdin on its way to the transcript, cut at line ends.
+
+    The redactor works on one event's text, so a secret split across two SSH packets
+    would escape it: complete lines are recorded as they arrive, a partial line waits for
+    its end, and an open PEM private-key block waits for its END line (each bounded by
+    HOLD bytes, past which the redactor masks an unterminated block to its end).
+    """
+
+    HOLD = 64 * 1024
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> bytes:
+        """Take bytes from the client; return what may be recorded now."""
+        buf = self._buf
+        buf += data
+        cut = buf.rfind(b"\n") + 1
+        begin = buf.rfind(b"-----BEGIN", 0, cut)
+        if begin >= 0 and buf.find(b"-----END", begin) < 0:
+            cut = begin
+        if len(buf) - cut > self.HOLD:
+            cut = len(buf)
+        ready = bytes(buf[:cut])
+        del buf[:cut]
+        return ready
+
+    def rest(self) -> bytes:
+        """Whatever is still held (at EOF or when the channel ends)."""
+        rest, self._buf = bytes(self._buf), bytearray()
+        return rest
 
 
 class _UpstreamSession(asyncssh.SSHClientSession[bytes]):
@@ -74,6 +103,10 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
         self._closed = False
         self.shell: ShellGate | None = None
         self.checked_lines = True  # False once a whole interactive session was approved
+        self._stdin = StdinTap()
+        #: The command reads a password from stdin: record only that there was input
+        #: (True until that marker is written, then None).
+        self._stdin_secret: bool | None = False
         self.number = conn.channels
         conn.channels += 1
 
@@ -101,8 +134,6 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
     def subsystem_requested(self, subsystem: str) -> bool:
         if subsystem != "sftp":
             return False
-        from gateway.ssh.sftp import sftp_session
-
         self.kind = "sftp"
         self._inner = sftp_session(self)
         assert self.chan is not None
@@ -169,23 +200,29 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
 
     async def _start_checked(self) -> None:
         env = self.env()
+        if self.pty is not None:  # the initial size: replays and asciicasts start from it
+            term_type, size, _ = self.pty
+            self.conn.record(
+                "write", "pty", channel=self.number, term=term_type, cols=size[0], rows=size[1]
+            )
         ctx = self.conn.context(env.get("AIRLOCK_REASON", ""), self.notify)
         if self.kind == "exec":
-            outcome = await self.conn.checkpoint.decide(
-                ctx, Action(ActionKind.EXEC, self.command.encode(), self.command)
-            )
+            # With a pty, stdin is a terminal whose lines the shell gate checks: only what a
+            # pipe or `<` feeds a program is unseen (without one, all of stdin is).
+            ctx.terminal = self.pty is not None
+            action = Action(ActionKind.EXEC, self.command.encode(), self.command)
+            outcome = await self.conn.checkpoint.decide(ctx, action)
             if not outcome.allowed:
                 self.fail(outcome.message or "airlock: refused", EXIT_REFUSED)
                 return
             self.conn.record("exec", self.command, channel=self.number)
+            from protocols.shell.stdin import stdin_is_secret
+
+            self._stdin_secret = stdin_is_secret(self.command)
             if self.pty is not None:
                 # `ssh -t HOST bash` is an interactive shell too: check its lines.
-                from gateway.ssh.shell import ShellGate
-
                 self.shell = ShellGate(self, ctx)
         elif self.kind == "shell":
-            from gateway.ssh.shell import ShellGate, open_shell_allowed
-
             if not await open_shell_allowed(self, ctx):
                 return
             self.shell = ShellGate(self, ctx)
@@ -216,6 +253,7 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
 
     # -- client -> upstream ------------------------------------------------------------------
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        self.conn.stats.bytes_in += len(data)
         if self._inner is not None:
             self._inner.data_received(data, datatype)
         elif "starting" in self._pauses:
@@ -229,7 +267,19 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
         if self.shell is not None:
             self.shell.client_input(data)
         elif self.up is not None:
+            self._record_stdin(self._stdin.feed(data))  # recorded before it is forwarded
             self.up.write(data)
+
+    def _record_stdin(self, data: bytes) -> None:
+        """Exec stdin goes into the transcript (bounded and redacted by the writer)."""
+        recorder = self.conn.recorder
+        if not data or recorder is None or getattr(recorder, "closed", False):
+            return
+        if self._stdin_secret is False:
+            self.conn.record("output", "stdin", data, channel=self.number)
+        elif self._stdin_secret:  # once: that there was input, never what
+            self._stdin_secret = None
+            self.conn.record("write", "stdin", channel=self.number, hidden=True)
 
     def send_upstream(self, data: bytes) -> None:
         if self.up is not None and data:
@@ -239,6 +289,7 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
         if self._inner is not None:
             return bool(self._inner.eof_received())
         self._client_eof = True
+        self._record_stdin(self._stdin.rest())
         if self.up is not None and "starting" not in self._pauses:
             self.up.write_eof()
         return True
@@ -274,6 +325,9 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
             self.up.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._record_stdin(self._stdin.rest())
+        if self.shell is not None:
+            self.shell.flush_keys()
         self._closed = True
         if self._inner is not None:
             self._inner.connection_lost(exc)
@@ -286,11 +340,14 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
     def from_upstream(self, data: bytes, datatype: asyncssh.DataType) -> None:
         if self.chan is None or self._closed:
             return
+        self.conn.stats.bytes_out += len(data)
         stderr = datatype == asyncssh.EXTENDED_DATA_STDERR
         if self.shell is not None:
             self.shell.upstream_output(data)
         elif self.conn.recorder is not None:
-            self.conn.recorder.output("stderr" if stderr else "stdout", data, channel=self.number)
+            self.conn.record("output", "stderr" if stderr else "stdout", data, channel=self.number)
+        if self.conn.unrecordable:
+            return  # fail closed: unrecorded output never reaches the client
         if stderr:
             self.chan.write_stderr(data)
         else:
@@ -299,6 +356,11 @@ class GatewayChannel(asyncssh.SSHServerSession[bytes]):
     def upstream_closed(self, exc: Exception | None) -> None:
         """Pass the exit status (or signal) BEFORE closing: OpenSSH may report 255 otherwise."""
         if self.chan is None or self._closed or self.up is None:
+            return
+        if self.shell is not None:
+            self.shell.flush_keys()
+        if self.conn.unrecordable:  # the connection is being closed; no status to report
+            self.chan.close()
             return
         status = self.up.get_exit_status()
         signal = self.up.get_exit_signal()

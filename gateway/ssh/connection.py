@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
+from gateway import audit, metrics
 from gateway.checkpoint import Checkpoint, SessionContext
 from gateway.config import Target
-from gateway.model import Notify, Session
-from gateway.ssh.upstream import connect_upstream
+from gateway.model import Notify, Session, SessionStats
+from gateway.ssh.upstream import UpstreamError, connect_upstream
 
 if TYPE_CHECKING:
     from gateway.recording.writer import TranscriptWriter
@@ -41,16 +42,40 @@ class SshConnection:
     checkpoint: Checkpoint
     recorder: TranscriptWriter | None = None
     abort: Callable[[], None] | None = None  # closes the client connection
+    unrecordable: bool = False  # a transcript write failed: nothing more reaches the client
     _upstream: asyncio.Task[asyncssh.SSHClientConnection] | None = field(default=None)
     channels: int = 0
+    #: Bytes relayed (channels count them) for the store and metrics.
+    stats: SessionStats = field(default_factory=SessionStats)
+    _contexts: list[SessionContext] = field(default_factory=list)
+
+    @property
+    def statements(self) -> int:
+        """Actions decided over every channel of this connection."""
+        return sum(ctx.decided for ctx in self._contexts)
 
     def start_upstream(self) -> None:
         """Begin the upstream login while the client is still opening its channel."""
         if self._upstream is None:
             self._upstream = asyncio.get_running_loop().create_task(connect_upstream(self.target))
-            # Errors are surfaced to each channel that awaits upstream(); avoid a warning
-            # when the client disconnects before any channel asked.
-            self._upstream.add_done_callback(lambda t: t.cancelled() or t.exception())
+            # Errors are surfaced to each channel that awaits upstream(); here they are
+            # counted and audited once per connection.
+            self._upstream.add_done_callback(self._upstream_done)
+
+    def _upstream_done(self, task: asyncio.Task[asyncssh.SSHClientConnection]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if isinstance(exc, UpstreamError):
+            metrics.upstream_error("ssh", self.target.name, "connect")
+            audit.emit(
+                audit.Event.UPSTREAM_FAILED,
+                protocol="ssh",
+                target=self.target.name,
+                user=self.session.identity.user,
+                session=self.session.id,
+                error=str(exc),
+            )
 
     async def upstream(self) -> asyncssh.SSHClientConnection:
         """The shared upstream connection; raises UpstreamError with a client message."""
@@ -61,7 +86,9 @@ class SshConnection:
     def context(self, reason: str, notify: Notify) -> SessionContext:
         """A checkpoint context for one channel: the channel's stated reason and stderr."""
         session = dataclasses.replace(self.session, reason=reason) if reason else self.session
-        return SessionContext(session=session, recorder=self.recorder, notify=notify)
+        ctx = SessionContext(session=session, recorder=self.recorder, notify=notify)
+        self._contexts.append(ctx)
+        return ctx
 
     def record(self, method: str, *args: object, **fields: object) -> None:
         """Transcript helper for stream events (statements go via the checkpoint).
@@ -76,6 +103,7 @@ class SshConnection:
         except Exception:
             log.exception("transcript write failed; closing the SSH connection")
             self.recorder = None
+            self.unrecordable = True
             if self.abort is not None:
                 self.abort()
 

@@ -1,4 +1,4 @@
-"""The SSH listener: authentication, routing by ``USER:TARGET``, forwarding refusal.
+"""The SSH listener: authentication, routing by ``USER@TARGET`` or ``USER:TARGET``, refusals.
 
 An unknown or forbidden target is reported after authentication, on the channel's stderr
 with exit status 255 (what OpenSSH users see for connection-level failures): rejecting the
@@ -14,40 +14,50 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
-from gateway import metrics
+from gateway import audit, metrics
 from gateway.checkpoint import Checkpoint
 from gateway.config import Config, Target
 from gateway.identity.authenticator import Authenticator
 from gateway.identity.sessions import SessionRegistry
 from gateway.identity.throttle import Throttled
 from gateway.limits import ConnectionLimiter
-from gateway.model import Identity, Protocol, Session
-from gateway.postgres.listener import session_row as _row
-from gateway.ssh.channel import EXIT_GATEWAY, GatewayChannel
+from gateway.model import Identity, Session, WireProtocol
+from gateway.ssh.channel import GatewayChannel
 from gateway.ssh.connection import SshConnection
 from gateway.ssh.forward import open_forward
-from gateway.store.base import Store
+from gateway.ssh.session_channel import EXIT_GATEWAY
+from gateway.store.base import SessionRow, Store
 
 CLIENT_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
 
 if TYPE_CHECKING:
-    from gateway.recording.writer import TranscriptWriter
+    from gateway.recording.writer import TranscriptFactory, TranscriptWriter
 
 log = logging.getLogger("airlock.ssh")
 
-RecorderFactory = Callable[[Session], "TranscriptWriter | None"]
 
+def split_login(login: str, targets: Collection[str] = ()) -> tuple[str, str | None]:
+    """The user and the target a login names.
 
-def split_login(login: str) -> tuple[str, str | None]:
-    """``alice:db1`` -> (alice, db1); ``alice`` -> (alice, None)."""
+    ``alice:web`` (Warpgate's form) -> (alice, web). ``alice@web`` -> (alice, web) when
+    ``web`` is a configured target: scp and sftp read ``alice:web@gateway`` as a host
+    name, but split ``alice@web@gateway`` at its last ``@``, so this form needs no
+    ``-o User=``. A name that merely contains ``@`` (``alice@corp.example``) stays a user
+    name unless its last part is a target. ``alice`` -> (alice, None).
+    """
     user, sep, target = login.partition(":")
-    return user, (target if sep else None)
+    if sep:
+        return user, target
+    user, sep, target = login.rpartition("@")
+    if sep and user and target in targets:
+        return user, target
+    return login, None
 
 
 def resolve_target(config: Config, user: str, wanted: str | None) -> Target | str:
@@ -60,7 +70,8 @@ def resolve_target(config: Config, user: str, wanted: str | None) -> Target | st
         if len(mine) == 1:
             return config.targets[mine[0]]
         return (
-            f"airlock: name a target: ssh -p PORT '{user}:TARGET@gateway' "
+            f"airlock: name a target: ssh -p PORT {user}@TARGET@gateway "
+            f"(or '{user}:TARGET@gateway'; sftp/scp: -P PORT {user}@TARGET@gateway) "
             f"(your SSH targets: {listing})"
         )
     target = config.targets.get(wanted)
@@ -114,6 +125,8 @@ class _Server(asyncssh.SSHServer):
         self._forget: Callable[[], None] | None = None
         # The limiter that granted this connection's slot, with its (user, target) key.
         self._slot: tuple[ConnectionLimiter, str, str] | None = None
+        self._login = ""  # the SSH user name asked for, for the audit log
+        self._login_failed = False
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
@@ -126,7 +139,9 @@ class _Server(asyncssh.SSHServer):
         if self.state is not None:
             recorder = self.state.recorder
             self.state.close()
-            self.gw.session_ended(self.state.session, recorder)
+            self.gw.session_ended(self.state.session, recorder, self.state)
+        elif self.identity is None and self._login and not self._login_failed:
+            self._audit_login(ok=False)
         if self.conn is not None:
             self.gw._conns.discard(self.conn)
 
@@ -138,7 +153,19 @@ class _Server(asyncssh.SSHServer):
             limiter.release(user, target)
 
     def begin_auth(self, username: str) -> bool:
+        self._login = username
         return True
+
+    def _audit_login(self, ok: bool) -> None:
+        self._login_failed = self._login_failed or not ok
+        peer = self.conn.get_extra_info("peername") if self.conn is not None else None
+        audit.emit(
+            audit.Event.LOGIN_OK if ok else audit.Event.LOGIN_FAILED,
+            protocol="ssh",
+            user=split_login(self._login, self.gw.config.targets)[0],
+            source=f"{peer[0]}:{peer[1]}" if peer else "",
+            method=self.identity.source if ok and self.identity is not None else "",
+        )
 
     def password_auth_supported(self) -> bool:
         return True
@@ -147,7 +174,7 @@ class _Server(asyncssh.SSHServer):
         # API tokens arrive here too: the authenticator accepts them as passwords. `login`
         # throttles failures per user and per address, and answers a failure no sooner
         # than the failure delay whether or not the user exists.
-        user, _ = split_login(username)
+        user, _ = split_login(username, self.gw.config.targets)
         assert self.conn is not None
         peer = self.conn.get_extra_info("peername") or ("",)
         result = await self.gw.authenticator.login(user, password, str(peer[0]))
@@ -155,15 +182,18 @@ class _Server(asyncssh.SSHServer):
             self.conn.send_auth_banner(
                 f"airlock: too many failed logins; retry in {math.ceil(result.retry_after_s)} s\n"
             )
+            self._audit_login(ok=False)
             return False
         self.identity = result
+        if result is None:
+            self._audit_login(ok=False)
         return result is not None
 
     def public_key_auth_supported(self) -> bool:
         return True
 
     async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        user, _ = split_login(username)
+        user, _ = split_login(username, self.gw.config.targets)
         wanted = key.public_data
         for line in await self.gw.authenticator.authorized_keys(user):
             try:
@@ -176,7 +206,10 @@ class _Server(asyncssh.SSHServer):
 
     def auth_completed(self) -> None:
         assert self.conn is not None and self.identity is not None
-        user, wanted = split_login(self.conn.get_extra_info("username") or "")
+        self._audit_login(ok=True)
+        user, wanted = split_login(
+            self.conn.get_extra_info("username") or "", self.gw.config.targets
+        )
         target = resolve_target(self.gw.config, user, wanted)
         if isinstance(target, str):
             self.refusal = target
@@ -193,7 +226,7 @@ class _Server(asyncssh.SSHServer):
         peer = self.conn.get_extra_info("peername") or ("", 0)
         session = Session(
             id=uuid.uuid4().hex,
-            protocol=Protocol.SSH,
+            protocol=WireProtocol.SSH,
             identity=self.identity,
             target=target.name,
             client_addr=f"{peer[0]}:{peer[1]}",
@@ -205,7 +238,7 @@ class _Server(asyncssh.SSHServer):
             session, target, self.gw.checkpoint, recorder, abort=self.conn.close
         )
         self.state.start_upstream()
-        self.gw.session_started(session)
+        self.gw.session_started(session, self.state)
         if self.gw.sessions is not None and session.identity.token_id:
             conn = self.conn
             self._forget = self.gw.sessions.register(
@@ -267,7 +300,7 @@ class SshGateway:
         config: Config,
         authenticator: Authenticator,
         checkpoint: Checkpoint,
-        recorder_factory: RecorderFactory | None = None,
+        recorder_factory: TranscriptFactory | None = None,
         host_key: asyncssh.SSHKey | Path | None = None,
         store: Store | None = None,
         sessions: SessionRegistry | None = None,
@@ -285,6 +318,7 @@ class SshGateway:
         self._conns: set[asyncssh.SSHServerConnection] = set()
         self._bookkeeping: set[asyncio.Task[None]] = set()
         self._started: dict[str, float] = {}
+        self._metrics: dict[str, metrics.SessionMetrics] = {}
 
     def _later(self, coro: Any) -> None:
         """Store writes off the SSH callbacks (which are synchronous); awaited on close."""
@@ -297,20 +331,39 @@ class SshGateway:
         if self._bookkeeping:
             await asyncio.gather(*self._bookkeeping, return_exceptions=True)
 
-    def session_started(self, session: Session) -> None:
+    def session_started(self, session: Session, conn: SshConnection | None = None) -> None:
         started = self._started[session.id] = time.time()
-        metrics.session_started("ssh", session.target)
+        self._metrics[session.id] = metrics.session_started("ssh", session.target)
+        audit.emit(audit.Event.SESSION_START, **audit.session_fields(session))
         if self.store is not None:
-            self._later(self._store_call(self.store.session_started(_row(session, started))))
+            row = SessionRow.opened(session, started)
+            self._later(self._store_call(self.store.session_started(row)))
 
-    def session_ended(self, session: Session, recorder: TranscriptWriter | None) -> None:
+    def session_ended(
+        self, session: Session, recorder: TranscriptWriter | None, conn: SshConnection | None = None
+    ) -> None:
         self._started.pop(session.id, None)
+        stats = conn.stats if conn is not None else None
+        bytes_in, bytes_out = (stats.bytes_in, stats.bytes_out) if stats else (0, 0)
+        statements = conn.statements if conn is not None else 0
+        session_metrics = self._metrics.pop(session.id, None)
+        if session_metrics is not None:
+            session_metrics.bytes_in(bytes_in)
+            session_metrics.bytes_out(bytes_out)
+            session_metrics.ended()
+        audit.emit(
+            audit.Event.SESSION_END,
+            **audit.session_fields(session),
+            bytes_in=bytes_in,
+            bytes_out=bytes_out,
+            statements=statements,
+        )
         if self.store is None:
             return
         store = self.store
 
         async def finish() -> None:
-            await store.session_ended(session.id, time.time(), 0, 0, 0)
+            await store.session_ended(session.id, time.time(), bytes_in, bytes_out, statements)
             if recorder is not None:
                 seq, head = recorder.head
                 await store.set_head(session.id, seq, head)

@@ -23,6 +23,7 @@ import asyncssh
 from asyncssh import SFTPAttrs, SFTPName, SFTPVFSAttrs
 
 from gateway.model import Action, ActionKind
+from gateway.ssh.session_channel import SessionChannel
 from gateway.ssh.sftp_allowlist import AllowlistSFTPSession, RefusingSFTPServer
 from gateway.ssh.upstream import UpstreamError
 from protocols.classification import Category, Classification
@@ -30,7 +31,6 @@ from protocols.shell.paths import write_categories
 
 if TYPE_CHECKING:
     from gateway.checkpoint import SessionContext
-    from gateway.ssh.channel import GatewayChannel
 
 _WRITE_FLAGS = asyncssh.FXF_WRITE | asyncssh.FXF_APPEND | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC
 _SPECIAL_BITS = 0o7000  # setuid, setgid, sticky
@@ -117,7 +117,7 @@ class RelaySFTPServer(RefusingSFTPServer):
     def __init__(
         self,
         chan: asyncssh.SSHServerChannel[bytes],
-        channel: GatewayChannel,
+        channel: SessionChannel,
         ctx: SessionContext,
         client: asyncssh.SFTPClient,
     ) -> None:
@@ -291,7 +291,7 @@ class RelaySFTPServer(RefusingSFTPServer):
             chan.exit(0)
 
 
-def sftp_session(channel: GatewayChannel) -> asyncssh.SSHServerSession[bytes]:
+def sftp_session(channel: SessionChannel) -> asyncssh.SSHServerSession[bytes]:
     """The sftp subsystem: the allowlist handler, with a server that relays upstream."""
 
     async def factory(chan: asyncssh.SSHServerChannel[bytes]) -> RelaySFTPServer:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gateway.model import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,28 @@ class SessionRow:
     head_seq: int
     head_hash: str
     token_id: str | None = None
+
+    @classmethod
+    def opened(cls, session: Session, started: float) -> SessionRow:
+        """The row a listener stores when a session starts (both protocols, one shape)."""
+        return cls(
+            id=session.id,
+            protocol=session.protocol.value,
+            user=session.identity.user,
+            groups=tuple(sorted(session.identity.groups)),
+            target=session.target,
+            client_addr=session.client_addr,
+            agent=session.agent,
+            node=session.node,
+            started_at=started,
+            ended_at=None,
+            bytes_in=0,
+            bytes_out=0,
+            statements=0,
+            head_seq=0,
+            head_hash="",
+            token_id=session.identity.token_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,10 @@ Decisions (each is a design choice a reviewer may revisit):
 - ``ssh host CMD`` is ``forwarding`` (lateral movement) plus CMD's own classification.
 - Interactive database shells (``psql`` with no ``-c``) are ``code``: their statements do
   not pass the gateway. ``psql -c SQL`` is classified by ``protocols.sql``.
+- A line is classified against the session's :class:`ShellState` (working directory,
+  variables; see ``state.py``) and yields the next one; paths are judged by every file
+  their globs and expansions could match (``reach.py``, ``globs.py``). A fresh exec
+  command starts in the home directory with no variables known.
 """
 
 from __future__ import annotations
@@ -27,24 +31,56 @@ from __future__ import annotations
 from protocols.classification import Classification
 
 from .core import Acc, Ctx
+from .state import INITIAL, Effects, Scope, ShellState, finish
 from .walker import parse_into, run_argv
 
-__all__ = ["classify_shell"]
+__all__ = ["INITIAL", "ShellState", "classify", "classify_shell"]
 
 #: Longer lines are not parsed: a human reviews them (the cost of parsing is linear, but
 #: nobody types a megabyte of shell; this bounds the work an agent can demand).
 MAX_LENGTH = 64 * 1024
 
+#: Walks of one line before its assignments must have settled (see :mod:`.state`).
+MAX_PASSES = 4
+
 
 def classify_shell(command_line: str) -> Classification:
-    """Classify one command line; never raises (an internal error is ``unknown``)."""
+    """Classify one command line run by a fresh shell in the home directory."""
+    return classify(command_line, INITIAL)[0]
+
+
+def classify(command_line: str, state: ShellState) -> tuple[Classification, ShellState]:
+    """Classify one line run with ``state``; return the state the shell has after it.
+
+    Never raises: an internal error is ``unknown`` and leaves nothing known.
+    """
     try:
         if len(command_line) > MAX_LENGTH:
-            return Classification.unknown("command line too long to classify")
+            return Classification.unknown("command line too long to classify"), _lost(state)
         if "\x00" in command_line:
-            return Classification.unknown("NUL byte in command line")
-        acc = Acc()
-        parse_into(command_line, acc, Ctx(0, None, set(), parse_into, run_argv))
-        return acc.result()
+            return Classification.unknown("NUL byte in command line"), _lost(state)
+        seed = Effects()
+        for _ in range(MAX_PASSES):
+            acc = _walk(command_line, state, seed)
+            effects = acc.scope.effects
+            if effects.key() == seed.key():
+                return acc.result(), finish(state, effects)
+            seed = effects
+        # What the line assigns keeps growing (``while :; do cd x; done``): walk it once
+        # more knowing nothing, so every path that depends on the state is unknown.
+        lost = _lost(state)
+        return _walk(command_line, lost, Effects()).result(), lost
     except Exception as exc:  # fail closed on any bug: the invariant beats a traceback
-        return Classification.unknown(f"shell classifier error: {type(exc).__name__}: {exc}")
+        reason = f"shell classifier error: {type(exc).__name__}: {exc}"
+        return Classification.unknown(reason), _lost(state)
+
+
+def _walk(command_line: str, state: ShellState, seed: Effects) -> Acc:
+    acc = Acc(scope=Scope(state, seed))
+    parse_into(command_line, acc, Ctx(0, None, set(), parse_into, run_argv))
+    return acc
+
+
+def _lost(state: ShellState) -> ShellState:
+    """After a line we could not follow, nothing is known."""
+    return ShellState(None, (), state.globopts | {"dotglob", "nocaseglob"})

@@ -46,8 +46,10 @@ def assign_word(prog: str, name: Word, acc: Acc) -> None:
     """``name`` (a word naming a variable, maybe ``a[i]``) is assigned by ``prog``."""
     if name.lit is None:
         acc.add({C.UNKNOWN, C.CODE}, f"{prog} assigns a variable whose name is computed")
+        acc.scope.forget_variables()
         return
     check_variable(name.lit.split("[")[0], acc)
+    acc.scope.assign(name.lit.split("[")[0], None)  # from input: not a value we know
     acc.add(C.SESSION, f"{prog} sets shell variables")
 
 
@@ -69,8 +71,10 @@ def arith_assignments(text: str, acc: Acc, what: str) -> None:
             continue  # ``1 - --2``: a sign, or an increment of a number
         if var is None or var.startswith(("$", "{")):
             acc.add({C.UNKNOWN, C.CODE}, f"{what} assigns a variable whose name is computed")
+            acc.scope.forget_variables()
         else:
             check_variable(var.rstrip("}"), acc)
+            acc.scope.assign(var.rstrip("}"), None)
             acc.add(C.SESSION, f"{what} sets shell variables")
 
 

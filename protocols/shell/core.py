@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from protocols.classification import BENIGN, Category, Classification
 
+from .state import Scope
 from .words import Word
 
 #: Nesting limit for ``bash -c``, wrappers and here-documents; deeper is ``unknown``.
@@ -25,6 +26,8 @@ class Acc:
     #: Literal ``cd`` targets seen so far on this line: relative paths are also resolved
     #: against each (any of them may be in effect; over-approximating only adds flags).
     cwds: list[str] = field(default_factory=list)
+    #: The session's directory and variables, and what this line does to them.
+    scope: Scope = field(default_factory=Scope)
 
     def cd(self, target: str) -> None:
         """Record ``cd target``; a relative target is also joined to the earlier ones."""

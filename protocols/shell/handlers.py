@@ -11,7 +11,9 @@ import re
 from protocols.classification import Category
 
 from . import paths, programs
-from .core import Acc, Ctx, Handler, has_flag, positionals, split_options
+from .argmodel import parse
+from .argspecs import SPECS
+from .core import Acc, Ctx, Handler, has_flag, positionals
 from .netprogs import HANDLERS as NET_HANDLERS
 from .subcommands import HANDLERS as SUB_HANDLERS
 from .words import Word
@@ -19,8 +21,12 @@ from .words import Word
 C = Category
 
 
-def scan_paths(prog: str, args: list[Word], acc: Acc) -> None:
-    """Secret paths read by anything are export; sensitive targets modified are flagged."""
+def scan_paths(prog: str, args: list[Word], acc: Acc, guess_outputs: bool = True) -> None:
+    """Secret paths read by anything are export; sensitive targets modified are flagged.
+
+    ``guess_outputs``: take the value of ``-o``/``--output``... as a path written; off for
+    programs whose option model (``toolargs``) knows which options write.
+    """
     modifies = prog in programs.MODIFIES_ARGS
     metadata = prog in programs.METADATA_ONLY
     cwds = tuple(acc.cwds)
@@ -28,7 +34,7 @@ def scan_paths(prog: str, args: list[Word], acc: Acc) -> None:
     count = 0
     previous: str | None = None
     for w in args:
-        output = previous in _OUTPUT_OPTIONS
+        output = guess_outputs and previous in _OUTPUT_OPTIONS
         previous = w.lit
         value = w.value if w.lit is not None else w.text
         if value.startswith("-") and "=" in value:
@@ -70,6 +76,9 @@ _BARE_READERS = frozenset(
     cat tac nl less more most head tail base64 base32 basenc xxd od hexdump hd strings
     cp scp rsync tar bsdtar zip 7z 7za gzip bzip2 xz zstd sort uniq cut paste diff cmp
     fold rev iconv view vi vim nvim nano emacs grep egrep fgrep zgrep rg ag ack
+    pr column od tsort join comm expand unexpand look shuf fmt split csplit sed awk gawk
+    mawk nawk jq yq xq zcat bzcat xzcat lzcat zless zmore bzgrep xzgrep sdiff diff3 ed
+    uniq dos2unix unix2dos
     """.split()
 )
 
@@ -80,7 +89,10 @@ def _bare_file_args(prog: str, args: list[Word]) -> set[int]:
     """Ids of the words a file reader takes as files (a grep's pattern is not one)."""
     if prog not in _BARE_READERS:
         return set()
-    pos = positionals(args, frozenset({"-n", "-c", "-e", "-f", "-m", "-A", "-B", "-C", "-w"}))
+    if prog in SPECS:  # the option model knows which words are operands
+        pos = list(parse(SPECS[prog], args).operands)
+    else:
+        pos = positionals(args, frozenset({"-n", "-c", "-e", "-f", "-m", "-A", "-B", "-C", "-w"}))
     if prog in _GREPS and not has_flag(args, "-e", "-f", "--regexp", "--file"):
         pos = pos[1:]
     return {id(w) for w in pos}
@@ -138,46 +150,6 @@ def dd(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
         return
     acc.add(C.DESTRUCTIVE, f"dd overwrites {out}")
     acc.add(paths.write_categories(out), f"dd writes {out}")
-
-
-def sed(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
-    in_place = has_flag(args, "-i", "--in-place") or any(
-        (w.lit or "").startswith(("-i", "--in-place")) for w in args
-    )
-    acc.add(C.WRITE if in_place else C.READ, "sed edits" if in_place else "sed filters")
-    scripts = [v for n, v in split_options(args, frozenset({"-e", "--expression"}))[0] if v]
-    if not scripts:
-        pos = positionals(args, frozenset({"-e", "-f", "--expression", "--file", "-l"}))
-        scripts = [pos[0].value] if pos else []
-    if has_flag(args, "-f", "--file"):
-        acc.add(C.CODE, "sed runs a script file")
-    for script in scripts:
-        # GNU sed runs shell commands with the ``e`` command and the ``s///e`` flag, and
-        # writes files with ``w``/``W``: a program that could contain them is code/write.
-        if re.search(r"(^|[;{}\n]|\d|\$|/)\s*e(\s|$|;)|s(.).*\3.*\3[gpiImM0-9w]*e", script):
-            acc.add(C.CODE, "sed e runs shell commands")
-        if re.search(r"(^|[;{}\n/])\s*[wW]\s+\S|s(.).*\2.*\2[gpiImMe0-9]*w\s", script):
-            acc.add(C.WRITE, "sed w writes a file")
-        if "*" in script and any(w.lit is None for w in args[:1]):
-            acc.add(C.UNKNOWN, "sed with a computed program")
-
-
-def awk(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
-    opts, rest = split_options(args, frozenset({"-F", "-v", "-f", "--file", "-i", "-l"}))
-    if any(n in ("-f", "--file", "-i", "-l") for n, _ in opts):
-        acc.add(C.CODE, f"{prog} runs a program file")
-        return
-    if not rest or rest[0].lit is None:
-        acc.add({C.UNKNOWN, C.CODE}, f"{prog} with a computed program")
-        return
-    program = rest[0].lit
-    # awk is a language: system(), pipes to/from commands and file output are code/write.
-    if re.search(r"\bsystem\s*\(|\|\s*&?\s*getline|\|&|print[^;}]*\|", program):
-        acc.add(C.CODE, f"{prog} program runs commands")
-    elif re.search(r"print[^;}]*>", program):
-        acc.add(C.WRITE, f"{prog} program writes files")
-    else:
-        acc.add(C.READ, f"{prog} filters text")
 
 
 def kill(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
@@ -258,30 +230,6 @@ def stty(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
         acc.add(C.SESSION, "stty sets terminal options")
 
 
-def alias(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
-    if not args or all(w.lit is not None and "=" not in w.lit for w in args):
-        acc.add(C.READ, "alias lists aliases")
-        return
-    for w in args:
-        name, eq, body = w.value.partition("=")
-        if not eq:
-            continue
-        if w.lit is None:
-            acc.add({C.UNKNOWN, C.CODE}, "alias to a computed command")
-            continue
-        from .walker import handler_for  # the walker imports this module
-
-        if (
-            name in programs.PROGRAMS
-            or name in programs.SHELLS
-            or name in ("cd", "exit", "history", "command", "builtin", "type", "alias")
-            or handler_for(name) is not None
-        ):
-            acc.add({C.TAMPER, C.CODE}, f"alias {name} redefines a program")
-        acc.add(C.SESSION, "alias")
-        ctx.parse(body, acc, ctx.nested())
-
-
 def trap(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     pos = positionals(args)
     if not pos or has_flag(args, "-l", "-p"):
@@ -310,21 +258,6 @@ def editor(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
         args, "-c", "--cmd", "-S", "-s", "-x", "--eval", "--exec", "-l", "--load"
     ):
         acc.add(C.CODE, f"{prog} runs editor commands from its command line")
-
-
-def mv(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
-    # mv is write; replacing an existing file cannot be seen statically (policy may add
-    # a rule on objects). Moving onto a device or sensitive path is caught by scan_paths.
-    acc.add(C.WRITE, f"{prog} moves files")
-
-
-def date(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
-    if has_flag(args, "-s", "--set") or any(
-        (w.lit or "").isdigit() and len(w.lit or "") >= 8 for w in args
-    ):
-        acc.add(C.ADMIN, "date sets the clock")
-    else:
-        acc.add(C.READ, "date prints the time")
 
 
 def hostname(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
@@ -414,19 +347,14 @@ HANDLERS: dict[str, Handler] = {
     "rm": rm,
     "chmod": chmod,
     "dd": dd,
-    "sed": sed,
-    **dict.fromkeys(("awk", "gawk", "mawk", "nawk"), awk),
     **dict.fromkeys(("kill", "pkill", "killall"), kill),
     "history": history,
     "set": set_builtin,
     "shopt": shopt,
     "stty": stty,
-    "alias": alias,
     "trap": trap,
     "touch": touch,
-    "mv": mv,
     **dict.fromkeys(("vi", "vim", "nvim", "view", "vimdiff", "ex", "emacs", "nano"), editor),
-    "date": date,
     "hostname": hostname,
     **dict.fromkeys(
         "mount ifconfig sysctl crontab dmesg journalctl swapon umask at ip".split(), no_args_read

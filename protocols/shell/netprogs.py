@@ -37,7 +37,14 @@ _CURL_V = frozenset(
     "-d --data --data-binary --data-raw --data-urlencode --json -F --form --form-string -T "
     "--upload-file -o --output -X --request -H --header -u --user -x --proxy -e --referer "
     "-A --user-agent -b --cookie -c --cookie-jar -K --config -m --max-time -w --write-out "
-    "--connect-timeout -r --range -E --cert --key --cacert --resolve --retry -U".split()
+    "--connect-timeout -r --range -E --cert --key --cacert --resolve --retry -U "
+    "-D --dump-header -c --cookie-jar --trace --trace-ascii --stderr --libcurl --etag-save "
+    "--hsts --alt-svc --output-dir --engine".split()
+)
+#: curl options whose value is a file it writes.
+_CURL_WRITES = frozenset(
+    "-D --dump-header -c --cookie-jar --trace --trace-ascii --stderr --libcurl --etag-save "
+    "--hsts --alt-svc".split()
 )
 
 
@@ -59,10 +66,26 @@ def curl(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
             acc.add(C.WRITE, f"curl sends {v.upper()}")
         elif name in ("-X", "--request") and v.upper() == "DELETE":
             acc.add(C.DESTRUCTIVE, "curl sends DELETE")
-        elif name in ("-o", "--output"):
+        elif name in ("-o", "--output") or name in _CURL_WRITES:
             acc.add(paths.write_categories(v), f"curl writes {v}")
+        elif name == "--output-dir":
+            acc.add(paths.write_categories(f"{v}/x"), f"curl writes into {v}")
+            acc.add(C.UNKNOWN, "curl --output-dir: file names come from the URLs")
         elif name in ("-K", "--config"):
             acc.add(C.UNKNOWN, "curl reads options from a file")
+        elif len(name) > 4 and "--engine".startswith(name):  # older curls took prefixes
+            acc.add(C.CODE, "curl --engine loads a library")
+    for w in args:
+        scheme, sep, rest = w.value.partition("://")
+        scheme = scheme.lower()
+        if not sep or not re.fullmatch(r"[a-z0-9+.-]+", scheme):
+            continue
+        if scheme == "file":
+            local = "/" + rest.partition("/")[2]
+            acc.add(paths.read_categories(local), f"curl reads {local}")
+            acc.obj("path", local)
+        elif scheme not in ("http", "https", "ftp", "ftps"):
+            acc.add({C.EXPORT, C.FORWARDING}, f"curl speaks {scheme} to a chosen host")
     _hosts(args, acc)
 
 
@@ -94,13 +117,59 @@ def _hosts(args: list[Word], acc: Acc) -> None:
             acc.obj("host", host)
 
 
+#: wget long options that matter; getopt_long also takes their unambiguous prefixes.
+_WGET_LONG = (
+    "--use-askpass --execute --config --output-document --output-file --append-output "
+    "--post-file --body-file --post-data --body-data --method --directory-prefix "
+    "--input-file".split()
+)
+
+
+def _wget_word(v: str) -> str:
+    """``--use-askpa=x`` -> ``--use-askpass=x``: spell an abbreviation out."""
+    name, eq, value = v.partition("=")
+    if not name.startswith("--") or len(name) < 5 or name in _WGET_LONG:
+        return v
+    hits = [o for o in _WGET_LONG if o.startswith(name)]
+    return f"{hits[0]}{eq}{value}" if hits else v
+
+
 def wget(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     acc.add(C.WRITE, "wget downloads a file")
+    args = [Word(_wget_word(w.lit), _wget_word(w.lit)) if w.lit else w for w in args]
+    lits = [w.value for w in args]
+    if not any(v.startswith(("-O", "--output-document")) for v in lits):
+        # Without -O the file is named after the URL (``http://h/.bashrc`` -> ``.bashrc``),
+        # below -P's directory.
+        prefix = next(
+            (
+                (
+                    v.partition("=")[2]
+                    if "=" in v
+                    else v[2:]
+                    if len(v) > 2
+                    else (lits[k + 1] if k + 1 < len(lits) else "")
+                )
+                for k, v in enumerate(lits)
+                if v.startswith(("-P", "--directory-prefix"))
+            ),
+            ".",
+        )
+        for v in lits:
+            if "://" in v:
+                name = v.split("?")[0].rstrip("/").rpartition("/")[2] or "index.html"
+                target = f"{prefix.rstrip('/')}/{name}"
+                acc.add(paths.write_categories(target) - {C.WRITE}, f"wget writes {target}")
     for w in args:
         v = w.value
         if v.startswith(("--post-file", "--body-file", "--post-data", "--body-data", "--method")):
             export = "file" in v or w.lit is None
             acc.add(C.EXPORT if export else C.WRITE, "wget sends data")
+        elif v.startswith(("--use-askpass", "--execute", "-e")) or v in ("--config",):
+            acc.add(C.CODE, "wget runs a program or wgetrc commands")
+        elif v.startswith(("-o", "--output-file", "-a", "--append-output")) and len(v) > 2:
+            target = v.partition("=")[2] if "=" in v else v[2:]
+            acc.add(paths.write_categories(target), f"wget logs to {target}")
         elif v.startswith(("-O", "--output-document")) and len(v) > 2:
             target = v.partition("=")[2] if "=" in v else v[2:]
             acc.add(paths.write_categories(target), f"wget writes {target}")
@@ -124,6 +193,7 @@ def scp(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
         acc.add(C.CODE, "scp runs a custom transport command")
     if files and len(files) >= 2:
         dest, sources = files[-1], files[:-1]
+        _below(dest.value, sources, acc)
         if _remote(dest):
             acc.add(C.EXPORT, "scp sends files to another host")
         if any(_remote(s) for s in sources):
@@ -144,7 +214,11 @@ def sftp(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
 
 def rsync(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     opts, files = _all_options(
-        args, frozenset({"-e", "--rsh", "--rsync-path", "-f", "--filter", "--exclude", "--include"})
+        args,
+        frozenset(
+            "-e --rsh --rsync-path -f --filter --exclude --include --log-file --write-batch "
+            "--only-write-batch".split()
+        ),
     )
     names = {n for n, _ in opts}
     acc.add(C.WRITE, "rsync copies files")
@@ -169,7 +243,21 @@ def rsync(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
             paths.write_categories(files[-1].value) - {C.WRITE, C.UNKNOWN},
             f"rsync writes {files[-1].value}",
         )
+        _below(files[-1].value, files[:-1], acc)
+    for name, value in opts:
+        if name.startswith(("--log-file", "--write-batch", "--only-write-batch")) and value:
+            acc.add(paths.write_categories(value), f"rsync writes {value}")
     _hosts(files, acc)
+
+
+def _below(dest: str, sources: list[Word], acc: Acc) -> None:
+    """A copy into a directory writes each source's name below it (``x ~/.ssh/``)."""
+    if _REMOTE.match(dest) or "://" in dest:
+        return
+    for w in sources:
+        name = w.value.rstrip("/").rpartition("/")[2].rpartition(":")[2] or "*"
+        target = f"{dest.rstrip('/')}/{name}"
+        acc.add(paths.write_categories(target) - {C.WRITE, C.UNKNOWN}, f"writes {target}")
 
 
 def netcat(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:

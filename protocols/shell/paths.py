@@ -5,9 +5,10 @@ other expansion becomes ``*``, so ``$HOME/.ssh/authorized_keys`` and ``~/.ssh/..
 alike. A rendered path with a ``*`` from an expansion could be anything, so we also test
 the pattern's own example against the path (the conservative direction).
 
-Each line is classified alone, so a relative path (``cat shadow`` after ``cd /etc`` on an
-earlier line, ``../../etc/shadow``) cannot be resolved: its trailing components are
-matched against the patterns' trailing components instead (see ``_tail_meets``).
+A relative path whose directory is not known here (``../../etc/shadow``, ``cat shadow``
+wherever the shell is) has its trailing components matched against the patterns'
+trailing components (see ``_tail_meets``). The session's directory and variables, and
+what a glob could match, are judged in :mod:`.reach` on top of these text checks.
 """
 
 from __future__ import annotations
@@ -110,6 +111,20 @@ ADMIN_WRITE: tuple[str, ...] = (
     "*.git/hooks/*",
     "*.git/config",
     "*.ssh/config",
+    # Configuration a program reads as commands (writing it is code for its next run).
+    "*.lessfilter",
+    "*.lesskey",
+    "*.config/lesskey",
+    "*toprc",
+    "*.wgetrc",
+    "*.curlrc",
+    "*.psqlrc",
+    "*.vimrc",
+    "*.exrc",
+    "*.gdbinit",
+    "*.mailcap",
+    "*.kube/config",
+    "*.npmrc",
 )
 
 #: Writing, truncating or removing these erases the session's traces: tamper.

@@ -167,7 +167,7 @@ METADATA_ONLY: frozenset[str] = frozenset(
 MODIFIES_ARGS: frozenset[str] = frozenset(
     """
     tee cp mv install ln touch truncate rm shred unlink dd chmod chown chgrp vim vi nvim
-    nano emacs pico ed ex joe micro sed patch sponge rsync wipe srm setfacl chattr
+    nano emacs pico ed ex joe micro patch sponge rsync wipe srm setfacl chattr
     """.split()
 )
 
@@ -189,6 +189,8 @@ CODE_VARS: frozenset[str] = frozenset(
     LESSOPEN LESSCLOSE SSH_ASKPASS SUDO_ASKPASS PYTHONSTARTUP PYTHONPATH PYTHONHOME
     PERL5OPT PERL5LIB PERLLIB NODE_OPTIONS NODE_PATH RUBYOPT RUBYLIB BASH_FUNC SHELLOPTS
     BASHOPTS PROMPT_COMMAND MANPAGER BROWSER SYSTEMD_PAGER EXECIGNORE MAILPATH
+    KUBECONFIG WGETRC CURL_HOME LESSKEYIN LESSKEY TAR_OPTIONS GZIP ZIPOPT UNZIP LESS MORE
+    MANOPT GCONV_PATH UNZIPOPT ZIPINFO ZIPINFOOPT
     """.split()
 )
 

@@ -14,8 +14,9 @@ import re
 
 from protocols.classification import Category
 
-from . import programs
+from . import paths, programs
 from .core import Acc, Ctx, Handler, has_flag, positionals
+from .gitargs import git_options
 from .words import Word
 
 C = Category
@@ -236,6 +237,7 @@ def subcommand(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
 
 
 def _git(prog: str, verb: str, rest: list[Word], args: list[Word], acc: Acc) -> None:
+    git_options(verb, rest, args, acc)
     lits = [w.value for w in args]
     if verb == "push":
         if has_flag(
@@ -244,6 +246,10 @@ def _git(prog: str, verb: str, rest: list[Word], args: list[Word], acc: Acc) -> 
             acc.add(C.DESTRUCTIVE, "git push rewrites or deletes remote history")
         if rest and ("://" in rest[0].value or ":" in rest[0].value or "/" in rest[0].value):
             acc.add(C.EXPORT, "git push to an explicit URL")
+    elif verb in ("apply", "am") and any(
+        v.startswith(("--unsafe-paths", "--directory")) for v in lits
+    ):
+        acc.add(C.UNKNOWN, f"git {verb} writes outside the work tree")
     elif (verb == "reset" and "--hard" in lits) or (
         verb == "clean" and has_flag(args, "-f", "--force")
     ):
@@ -278,25 +284,6 @@ def _git(prog: str, verb: str, rest: list[Word], args: list[Word], acc: Acc) -> 
             acc.add(C.CODE, "git config sets a command git will run")
         elif not rest or has_flag(args, "--get", "-l", "--list", "--get-all"):
             acc.add(C.READ, "git config reads")
-    for i, v in enumerate(lits):
-        if (
-            v == "-c"
-            and i + 1 < len(lits)
-            and any(
-                k in lits[i + 1].lower()
-                for k in (
-                    "alias.",
-                    "sshcommand",
-                    "hookspath",
-                    "pager",
-                    "editor",
-                    "fsmonitor",
-                    "askpass",
-                    "filter.",
-                )
-            )
-        ):
-            acc.add(C.CODE, "git -c sets a command git will run")
 
 
 def _docker(prog: str, verb: str, rest: list[Word], args: list[Word], acc: Acc) -> None:
@@ -344,6 +331,8 @@ def _docker(prog: str, verb: str, rest: list[Word], args: list[Word], acc: Acc) 
 
 def _kubectl(prog: str, verb: str, rest: list[Word], args: list[Word], acc: Acc) -> None:
     kinds = " ".join(w.value.lower() for w in rest)
+    if any(w.value.startswith("--kubeconfig") for w in args):
+        acc.add(C.CODE, f"{prog} --kubeconfig: a kubeconfig can run credential plugins")
     if verb in ("get", "describe") and "secret" in kinds:
         acc.add(C.EXPORT, "kubectl reads secrets")
     if verb == "config" and rest and "--raw" in [w.value for w in args]:
@@ -409,6 +398,10 @@ def _cloud_words(prog: str, verb: str, rest: list[Word]) -> list[str]:
 
 
 def _cloud(prog: str, verb: str, rest: list[Word], args: list[Word], acc: Acc) -> None:
+    for w in args:  # ``--filter file:///etc/shadow``: the CLI reads the file as a value
+        m = re.search(r"fileb?://(.+)", w.value)
+        if m is not None:
+            acc.add(paths.read_categories(m.group(1)) | {C.READ}, f"{prog} reads {m.group(1)}")
     words = _cloud_words(prog, verb, rest)
     joined = " ".join(words)
     if words[:2] in (["s3", "cp"], ["s3", "sync"], ["s3", "mv"], ["storage", "cp"]) or words[0] in (
@@ -450,13 +443,23 @@ def _cloud(prog: str, verb: str, rest: list[Word], args: list[Word], acc: Acc) -
         acc.add(C.FORWARDING, f"{joined} opens a remote session")
 
 
+def _openssl(prog: str, verb: str, rest: list[Word], args: list[Word], acc: Acc) -> None:
+    if any(w.value in ("-engine", "-provider", "-provider-path", "-keyform") for w in args):
+        acc.add(C.CODE, "openssl loads an engine or provider library")
+
+
 def _packages(prog: str, verb: str, rest: list[Word], args: list[Word], acc: Acc) -> None:
+    if verb == "config" and (
+        any(w.value.startswith("--editor") for w in args) or any(w.value == "edit" for w in rest)
+    ):
+        acc.add(C.CODE, f"{prog} config edit runs an editor")
     if verb in ("remove", "purge", "autoremove", "erase", "uninstall"):
         acc.add(C.DESTRUCTIVE, f"package {verb}")
 
 
 _EXTRA = {
     "git": _git,
+    "openssl": _openssl,
     "docker": _docker,
     "podman": _docker,
     "nerdctl": _docker,

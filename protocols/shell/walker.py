@@ -10,9 +10,10 @@ from tree_sitter import Language, Node, Parser
 
 from protocols.classification import Category
 
-from . import assign, handlers, paths, programs, wrappers
+from . import assign, globs, handlers, paths, programs, reach, toolargs, wrappers
 from .assign import arith_assignments, check_variable
 from .core import MAX_DEPTH, Acc, Ctx
+from .state import Feed, Pin, top_level
 from .words import SOURCES, Word, ascii_for_parser, heredoc_text, text_of, word
 
 C = Category
@@ -38,15 +39,37 @@ def parse_into(text: str, acc: Acc, ctx: Ctx) -> None:
     root = tree.root_node
     if root.has_error or root.has_changes:
         acc.add(C.UNKNOWN, "the shell grammar could not parse this line")
+        acc.scope.forget_everything()  # bash may be waiting for the rest of it
         return
     SOURCES.append(text)
+    nested = ctx.depth > 0  # a trap, an alias, ``bash -c``: may run at any time
+    acc.scope.unordered += nested
     try:
         _walk(root, acc, ctx)
     finally:
         SOURCES.pop()
+        acc.scope.unordered -= nested
+
+
+#: Bodies that may run again, or later than the text after them.
+_UNORDERED = frozenset(
+    {"for_statement", "c_style_for_statement", "while_statement", "until_statement",
+     "function_definition"}
+)  # fmt: skip
 
 
 def _walk(node: Node, acc: Acc, ctx: Ctx) -> None:
+    if node.type in _UNORDERED:
+        acc.scope.unordered += 1
+        try:
+            _walk_node(node, acc, ctx)
+        finally:
+            acc.scope.unordered -= 1
+    else:
+        _walk_node(node, acc, ctx)
+
+
+def _walk_node(node: Node, acc: Acc, ctx: Ctx) -> None:
     kind = node.type
     if node.is_error or node.is_missing:
         acc.add(C.UNKNOWN, "parse error")
@@ -78,9 +101,24 @@ def _walk(node: Node, acc: Acc, ctx: Ctx) -> None:
     elif kind == "for_statement":
         # ``for PATH in /tmp/x; do ls; done`` and ``select`` assign their variable.
         var = node.child_by_field_name("variable")
+        name = text_of(var) if var is not None else ""
         if var is not None:
-            check_variable(text_of(var), acc)
+            check_variable(name, acc)
+            _loop_values(name, node, acc)
+        # In the body the variable holds one of the listed values, whatever it held before.
+        scope = acc.scope
+        before = scope.current.get(name)
+        listed = scope.effects.values.get(name)
+        if name not in scope.effects.unknown_vars and listed is not None:
+            scope.current[name] = frozenset(listed)
         _children(node, acc, ctx)
+        scope.current.pop(name, None)
+        if before is not None:
+            scope.current[name] = before
+    elif kind == "pipeline":
+        _pipeline(node, acc, ctx)
+    elif kind == "list":
+        _list(node, acc, ctx)  # the pin it returns only matters inside a chain
     elif kind == "expansion":
         _expansion(node, acc)
         _children(node, acc, ctx)
@@ -103,6 +141,84 @@ def _walk(node: Node, acc: Acc, ctx: Ctx) -> None:
 _ARITH_TESTS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
 
 
+def _loop_values(var: str, node: Node, acc: Acc) -> None:
+    """``for f in *.log``: ``$f`` is one of the words' expansions (globs stay languages)."""
+    words = node.children_by_field_name("value")
+    if not any(c.type == "in" for c in node.children):
+        acc.scope.assign(var, None)  # ``for f; do``: the positional parameters
+        return
+    values: list[str] = []
+    for child in words:
+        fields, vague = acc.scope.fields(word(child).parts)
+        if fields is None or vague:
+            acc.scope.assign(var, None)
+            return
+        values.extend(globs.tilde(f) for f in fields)
+    acc.scope.assign(var, values)
+
+
+def _list(node: Node, acc: Acc, ctx: Ctx) -> Pin | None:
+    """``cd X && A && B``: A and B run only if the cd succeeded, so in X (not maybe where
+    the shell was). Returns the pin still in force after the list, for a longer chain."""
+    named = [c for c in node.children if c.is_named or c.is_error or c.is_missing]
+    op = next((c.type for c in node.children if not c.is_named), "")
+    if len(named) != 2 or op != "&&":
+        _children(node, acc, ctx)
+        return None
+    left, right = named
+    scope = acc.scope
+    if left.type == "list":
+        pin = _list(left, acc, ctx)
+    else:
+        scope.last_cd = None
+        _walk(left, acc, ctx.with_stdin(None))
+        pin = scope.pin_for(scope.last_cd) if _simple(left) == "cd" else None
+    if pin is not None:
+        scope.pinned.append(pin)
+    try:
+        scope.last_cd = None
+        _walk(right, acc, ctx.with_stdin(None))
+    finally:
+        if pin is not None:
+            scope.pinned.pop()
+    kind = _simple(right)
+    if kind == "cd":
+        return scope.pin_for(scope.last_cd)
+    return pin if kind and kind not in ("pushd", "popd") else None
+
+
+def _simple(node: Node) -> str | None:
+    """The name of a simple command (None for anything else)."""
+    if node.type != "command":
+        return None
+    name = node.child_by_field_name("name")
+    if name is None or not name.children:
+        return None
+    return word(name.children[0]).lit
+
+
+def _pipeline(node: Node, acc: Acc, ctx: Ctx) -> None:
+    """Walk the stages in order, telling each what list of files the previous one
+    prints (``find ... | xargs cat`` reads what find lists)."""
+    saved = acc.scope.pipe
+    feed = None
+    for child in node.children:
+        if child.is_named or child.is_error or child.is_missing:
+            acc.scope.pipe = feed
+            _walk(child, acc, ctx.with_stdin(None))
+            feed = _stage_output(child, feed)
+    acc.scope.pipe = saved
+
+
+def _stage_output(node: Node, incoming: Feed | None) -> Feed | None:
+    if node.type != "command":
+        return None
+    name = node.child_by_field_name("name")
+    prog = word(name.children[0]).lit if name is not None and name.children else None
+    args = [word(c) for c in node.children_by_field_name("argument")]
+    return reach.pipe_output(prog, args, incoming)
+
+
 def _expansion(node: Node, acc: Acc) -> None:
     """``${X:=v}`` assigns X; ``${x@P}`` runs command substitutions stored in x."""
     ops = [text_of(c) for c in node.children if not c.is_named]
@@ -116,6 +232,7 @@ def _expansion(node: Node, acc: Acc) -> None:
         return
     name = target.child_by_field_name("name") if target.type == "subscript" else target
     check_variable(text_of(name) if name is not None else "", acc)
+    acc.scope.assign(text_of(name) if name is not None else "", None)
     acc.add(C.SESSION, "expansion assigns a default value")
 
 
@@ -235,17 +352,21 @@ def _redirect(node: Node, acc: Acc, ctx: Ctx) -> None:
         acc.add(cats, f"output redirected to {path}")
         if cats:
             acc.obj("path", paths.normalize(path))
+        if path not in paths.HARMLESS_DEVICES:
+            reach.redirect(target, acc, write=True)
     else:
         cats = paths.read_categories(target.value, tuple(acc.cwds)) | {C.READ}
         acc.add(cats, f"input read from {target.value}")
         acc.obj("path", paths.normalize(target.value))
+        reach.redirect(target, acc, write=False)
 
 
-def _assignment(node: Node, acc: Acc, ctx: Ctx, prefix: bool) -> None:
+def _assignment(node: Node, acc: Acc, ctx: Ctx, prefix: bool, declared: bool = False) -> None:
     name = node.child_by_field_name("name")
     var = text_of(name) if name is not None else ""
     value = node.child_by_field_name("value")
     check_variable(var.split("[")[0], acc, text_of(value) if value is not None else "")
+    _remember(node, var, value, acc, ctx, prefix and not declared)
     if name is not None and name.type == "subscript":
         _arith_guard(name, acc)
         index = name.child_by_field_name("index")
@@ -256,6 +377,23 @@ def _assignment(node: Node, acc: Acc, ctx: Ctx, prefix: bool) -> None:
         acc.add(C.SESSION, "variable assignment")
 
 
+def _remember(
+    node: Node, var: str, value: Node | None, acc: Acc, ctx: Ctx, temporary: bool
+) -> None:
+    """Keep the value a plain ``name=value`` stores, for later words that expand it."""
+    name = node.child_by_field_name("name")
+    appends = any(c.type == "+=" for c in node.children)
+    if name is None or name.type != "variable_name" or appends:
+        acc.scope.assign(var.split("[")[0], None)  # arrays, ``+=``: not followed
+        return
+    values = [""] if value is None else acc.scope.literal(word(value).parts)
+    if value is not None and value.type == "array":
+        values = None
+    # A prefix (``k=v cmd``) sets only cmd's environment; still a possible value.
+    top = not temporary and ctx.depth == 0 and top_level(node)
+    acc.scope.assign(var, values, top=top)
+
+
 def _declaration(node: Node, acc: Acc, ctx: Ctx) -> None:
     keyword = node.children[0].type if node.children else "declare"
     acc.statements.append(keyword)
@@ -263,7 +401,7 @@ def _declaration(node: Node, acc: Acc, ctx: Ctx) -> None:
     for child in node.children[1:]:
         if child.type == "variable_assignment":
             named = True
-            _assignment(child, acc, ctx, prefix=True)
+            _assignment(child, acc, ctx, prefix=True, declared=True)
         elif child.type == "variable_name":
             named = True
             check_variable(text_of(child), acc)
@@ -284,6 +422,7 @@ def _declaration(node: Node, acc: Acc, ctx: Ctx) -> None:
     if nameref and named:
         # ``declare -n P=PATH``: a later ``P=/tmp`` assigns PATH, and that line cannot know.
         acc.add({C.CODE, C.TAMPER}, "nameref makes later assignments hit another variable")
+        acc.scope.forget_variables()
     acc.add(C.SESSION, f"{keyword} sets shell variables")
 
 
@@ -295,7 +434,10 @@ def _declared_word(keyword: str, w: Word, source: str, acc: Acc) -> None:
     m = _DECLARED.match(w.value)
     if m is None:
         acc.add({C.UNKNOWN, C.CODE}, f"{keyword} of a computed variable name")
+        acc.scope.forget_variables()
         return
+    if m.group(3) == "=":
+        acc.scope.assign(m.group(1), None)
     # Only source text with expansions can append to $PATH; a literal value replaces it.
     value = source.partition("=")[2] if w.lit is None else None
     check_variable(m.group(1), acc, value)
@@ -308,8 +450,11 @@ def _unset(node: Node, acc: Acc, ctx: Ctx) -> None:
         value = w.value
         if w.lit is None:
             acc.add(C.UNKNOWN, "unset of a computed name")
+            acc.scope.forget_variables()
         elif not value.startswith("-"):
             check_variable(value.split("[")[0], acc)
+            top = ctx.depth == 0 and top_level(node)
+            acc.scope.assign(value.split("[")[0], [""] if "[" not in value else None, top=top)
             if value in programs.PROGRAMS:
                 acc.add(C.TAMPER, f"unset removes a function or variable named {value}")
         _children(child, acc, ctx)
@@ -326,6 +471,30 @@ def _function(node: Node, acc: Acc, ctx: Ctx) -> None:
         acc.add({C.TAMPER, C.CODE}, f"function {name} shadows a program")
     ctx.functions.add(name)
     _children(node, acc, ctx)
+
+
+def alias(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
+    """``alias``: redefining a program the tables or handlers know is tamper (this lives
+    here, beside the handler table it consults)."""
+    if not args or all(w.lit is not None and "=" not in w.lit for w in args):
+        acc.add(C.READ, "alias lists aliases")
+        return
+    for w in args:
+        name, eq, body = w.value.partition("=")
+        if not eq:
+            continue
+        if w.lit is None:
+            acc.add({C.UNKNOWN, C.CODE}, "alias to a computed command")
+            continue
+        if (
+            name in programs.PROGRAMS
+            or name in programs.SHELLS
+            or name in ("cd", "exit", "history", "command", "builtin", "type", "alias")
+            or handler_for(name) is not None
+        ):
+            acc.add({C.TAMPER, C.CODE}, f"alias {name} redefines a program")
+        acc.add(C.SESSION, "alias")
+        ctx.parse(body, acc, ctx.nested())
 
 
 #: Names whose redefinition changes what later lines mean even if not in a table.
@@ -362,6 +531,7 @@ def run_argv(argv: list[Word], acc: Acc, ctx: Ctx) -> None:
     acc.statements.append(prog)
     acc.obj("program", prog)
     if prog in ctx.functions:
+        acc.scope.calls += 1  # where its body's cd leads was recorded at its definition
         return  # its body was classified where it was defined
     if prog in _SUBSCRIPT_EVALUATORS and any(
         "[" in w.value and _SUBSCRIPT_CODE.search(w.value) for w in args
@@ -369,6 +539,7 @@ def run_argv(argv: list[Word], acc: Acc, ctx: Ctx) -> None:
         acc.add(C.CODE, f"{prog} evaluates an array subscript holding command text")
     if prog in ("cd", "pushd"):
         _cd(args, acc)
+    acc.scope.run(prog, args)
     handler = _ALL_HANDLERS.get(prog)
     lits = tuple(w.lit for w in args)
     known = handler is not None or prog in programs.PROGRAMS
@@ -388,7 +559,8 @@ def run_argv(argv: list[Word], acc: Acc, ctx: Ctx) -> None:
         wrappers.interpreter(prog, args, acc, ctx)
     else:
         acc.add(C.UNKNOWN, f"{prog} is not a known program")
-    handlers.scan_paths(prog, args, acc)
+    handlers.scan_paths(prog, args, acc, guess_outputs=prog not in toolargs.HANDLERS)
+    reach.scan(prog, args, acc)
 
 
 def _cd(args: list[Word], acc: Acc) -> None:
@@ -404,7 +576,23 @@ _SUBSCRIPT_EVALUATORS = frozenset(
     {"printf", "read", "test", "[", "let", "mapfile", "readarray", "wait", "unset", "getopts"}
 )
 
-_ALL_HANDLERS = {**wrappers.HANDLERS, **handlers.HANDLERS, **assign.HANDLERS}
+_ALL_HANDLERS = {
+    **wrappers.HANDLERS,
+    **handlers.HANDLERS,
+    **toolargs.HANDLERS,
+    **assign.HANDLERS,
+    "alias": alias,
+}
+
+
+def is_known(prog: str) -> bool:
+    """Does the classifier know ``prog`` (a table entry or a handler), or call it unknown?"""
+    return (
+        prog in programs.PROGRAMS
+        or prog in _ALL_HANDLERS
+        or prog.startswith("mkfs.")
+        or re.fullmatch(r"(python|pypy|perl|ruby|php|node|lua)[0-9.]*", prog) is not None
+    )
 
 
 def handler_for(prog: str) -> object | None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
+from .globs import escape
+
 #: Node types whose value is only known when the command runs.
 DYNAMIC = frozenset(
     {
@@ -33,6 +35,9 @@ class Word:
 
     lit: str | None
     text: str
+    #: The word as bash will expand it, for the path checks (see :func:`glob_parts`);
+    #: empty for words made up by a handler (then ``lit``/``text`` are all there is).
+    parts: tuple[Part, ...] = ()
 
     @property
     def value(self) -> str:
@@ -60,7 +65,78 @@ def word(node: Node) -> Word:
     parts: list[str] = []
     rendered: list[str] = []
     dynamic = _collect(node, parts, rendered)
-    return Word(None if dynamic else "".join(parts), "".join(rendered))
+    shape: list[Part] = []
+    _glob_parts(node, shape, quoted=False)
+    return Word(None if dynamic else "".join(parts), "".join(rendered), tuple(shape))
+
+
+#: One piece of a word: ("g", glob-syntax text, quoted), ("v", variable name, quoted) or
+#: ("u", source text, quoted) for an expansion nobody can bound (``$(...)``, ``${x#y}``).
+Part = tuple[str, str, bool]
+
+_SIMPLE_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*|[0-9]|[@*#?$!_-])\}?")
+
+
+#: Command substitutions whose output is known from the shell state alone.
+_KNOWN_OUTPUT = re.compile(r"\$\(\s*(pwd|mktemp(\s+-[dqtu]+)*(\s+[\w.]*X{3,}[\w.]*)?)\s*\)")
+#: The pseudo-variable a ``$(mktemp)`` reads as (see state.Scope.lookup).
+MKTEMP = "$(mktemp)"
+#: The pseudo-variable for output that is one file name, never a ``/``: ``$(whoami)``.
+COMPONENT = "$(name)"
+_COMPONENT_OUTPUT = re.compile(
+    r"\s*(whoami|hostname(\s+-s)?|id\s+-[ugnr]+|nproc|uname(\s+-[a-z]+)*|logname"
+    r"|date(\s+[\"']?\+[^/%\"']*(%[^Dx/\"'][^/%\"']*)*[\"']?)?|git\s+rev-parse(\s+--short)?\s+HEAD)\s*"
+)
+
+
+def _known_output(raw: str) -> str | None:
+    """``$(pwd)`` is $PWD; ``$(mktemp -d)`` a fresh name in $TMPDIR (or /tmp);
+    ``$(date +%F)`` and the like one name without a ``/``. None: not known."""
+    inner = raw[1:-1] if raw.startswith("`") else raw[2:-1]
+    if _KNOWN_OUTPUT.fullmatch(f"$({inner})"):
+        return "PWD" if "pwd" in inner else MKTEMP
+    if _COMPONENT_OUTPUT.fullmatch(inner):
+        return COMPONENT
+    return None
+
+
+def _glob_parts(node: Node, out: list[Part], quoted: bool) -> None:
+    """The word's pieces in glob syntax: what bash globs stays active, quoted text is
+    escaped, and each expansion is kept by name so the shell state can fill it in."""
+    kind = node.type
+    raw = text_of(node)
+    if kind in ("simple_expansion", "expansion"):
+        m = _SIMPLE_VAR.fullmatch(raw)
+        out.append(("v", m.group(1), quoted) if m else ("u", raw, quoted))
+    elif kind == "process_substitution":
+        out.append(("g", "/dev/fd/63", quoted))  # a pipe; what runs in it is walked
+    elif kind == "arithmetic_expansion":
+        out.append(("g", "*", quoted))  # a number: any text within one component
+    elif kind == "command_substitution" and _known_output(raw) is not None:
+        out.append(("v", _known_output(raw) or "", quoted))
+    elif kind in DYNAMIC:
+        out.append(("u", raw, quoted))
+    elif kind in ("word", "number", "variable_name", "test_operator"):
+        text = raw.replace("\\\n", "")
+        out.append(("g", escape(_unescape_word(text)) if quoted else text, quoted))
+    elif kind == "raw_string":
+        out.append(("g", escape(raw[1:-1]), True))
+    elif kind == "ansi_c_string":
+        out.append(("g", escape(unescape_ansi_c(raw[2:-1])), True))
+    elif kind in ("string", "translated_string"):
+        for child in node.children:
+            if child.type == "string_content":
+                out.append(("g", escape(_unescape_dquote(text_of(child))), True))
+            elif child.is_named:
+                _glob_parts(child, out, True)
+    elif kind == "concatenation":
+        for child in node.children:
+            if child.is_named:
+                _glob_parts(child, out, quoted)
+            else:
+                out.append(("g", text_of(child), quoted))
+    else:
+        out.append(("u", raw, quoted))
 
 
 def _collect(node: Node, parts: list[str], rendered: list[str]) -> bool:

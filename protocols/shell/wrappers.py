@@ -10,9 +10,11 @@ import re
 
 from protocols.classification import Category
 
-from . import programs
+from . import paths, programs, reach
+from .argmodel import may_be_option
 from .assign import check_variable
 from .core import Acc, Ctx, Handler, has_flag, positionals, split_options
+from .handlers import scan_paths
 from .words import Word
 
 C = Category
@@ -143,8 +145,6 @@ def sudo(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
         check_variable(rest[0].lit.partition("=")[0], acc)
         rest = rest[1:]
     if prog == "sudoedit" or "-e" in names or "--edit" in names:
-        from .handlers import scan_paths
-
         acc.add(C.WRITE, "sudoedit edits files as root")
         scan_paths("tee", rest, acc)
         return
@@ -282,11 +282,19 @@ def xargs(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     inner = rest[0].lit
     if inner in programs.SHELLS and replace and any(replace in w.value for w in rest[1:]):
         acc.add(C.CODE, "xargs substitutes its input into shell code")
+    # The file list xargs reads (find's, through a pipe) is what the command opens.
+    from_file = any(n in ("-a", "--arg-file") for n, _ in opts)
+    if replace:
+        listed = reach.xargs_input(acc, from_file)
+        rest = [rest[0], *reach.substitute(rest[1:], replace, listed, acc)]
+    else:
+        rest = [*rest, reach.xargs_word(acc, from_file)]
     _inner(rest, acc, ctx)
 
 
 def find(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
     acc.add(C.READ, "find lists files")
+    listed = reach.find_feed(args)
     i = 0
     while i < len(args):
         v = args[i].lit
@@ -295,16 +303,45 @@ def find(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:
             end = i
             while end < len(args) and args[end].lit not in (";", "+"):
                 end += 1
-            _inner(args[i:end], acc, ctx)
+            _inner(reach.substitute(args[i:end], "{}", listed, acc), acc, ctx)
             i = end + 1
         elif v == "-delete":
             acc.add(C.DESTRUCTIVE, "find -delete removes files")
         elif v in ("-fprint", "-fprint0", "-fprintf", "-fls") and i < len(args):
-            from . import paths
-
             acc.add(paths.write_categories(args[i].value), f"find {v} writes a file")
         elif (v is not None and not v.startswith("-") and i == 1) or (v and v.startswith("/")):
             acc.obj("path", v or "")
+        if v is None and may_be_option(args[i - 1]):
+            acc.add(C.UNKNOWN, "find: a computed word could be a primary (-exec, -delete)")
+        elif v in _FIND_VALUE and i < len(args):
+            i += 1  # its value, whatever it looks like
+        elif v is not None and v.startswith("-") and not _find_known(v):
+            acc.add(C.UNKNOWN, f"find: unknown primary {v}")
+
+
+#: GNU find primaries that take one value, and those that take none.
+_FIND_VALUE = frozenset(
+    """
+    -amin -anewer -atime -cmin -cnewer -ctime -fstype -gid -group -ilname -iname -inum
+    -ipath -iregex -iwholename -links -lname -mmin -mtime -name -newer -path -perm -regex
+    -samefile -size -type -uid -used -user -wholename -xtype -context -maxdepth -mindepth
+    -regextype -files0-from -printf -D -O
+    """.split()
+)
+_FIND_FLAGS = frozenset(
+    """
+    -empty -executable -false -nogroup -nouser -readable -true -writable -ls -print -print0
+    -prune -quit -d -depth -follow -help --help -ignore_readdir_race -mount
+    -noignore_readdir_race -noleaf -version --version -warn -nowarn -xdev -daystart -not -a
+    -and -o -or -H -L -P -delete -exec -execdir -ok -okdir -fls -fprint -fprint0 -fprintf
+    """.split()
+)
+
+
+def _find_known(v: str) -> bool:
+    return (
+        v in _FIND_VALUE or v in _FIND_FLAGS or re.fullmatch(r"-newer[amcBt][amcBt]", v) is not None
+    )
 
 
 def shell(prog: str, args: list[Word], acc: Acc, ctx: Ctx) -> None:

@@ -23,7 +23,19 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency
 
 from protocols.classification import Category, Classification
 from protocols.sql import tables as T
+from protocols.sql.binding import (
+    a_expr,
+    binds,
+    body_entries,
+    body_text,
+    constraint,
+    function_entry,
+    shadows_catalog,
+    sort_by,
+    sub_link,
+)
 from protocols.sql.context import (
+    BINDS_LATER,
     LEXING_SETTINGS,
     NO_EFFECTS,
     Ctx,
@@ -33,6 +45,7 @@ from protocols.sql.context import (
     defelem_text,
     strings,
 )
+from protocols.sql.functions import BUILTIN_FUNCTIONS
 from protocols.sql.lexing import TRUE_WORDS, LexingState, is_utf8
 from protocols.sql.where import restricts
 
@@ -75,7 +88,7 @@ def _range_var(rv: Node, ctx: Ctx) -> None:
     ctx.objects["table:" + _table_name(rv)] = None
     name = rv["relname"]
     if name in T.SENSITIVE_CATALOGS:
-        ctx.add(Category.EXPORT, f"reads {name}, a catalog holding secrets")
+        ctx.add_embedded(((Category.EXPORT,), f"reads {name}, a catalog holding secrets"))
 
 
 def _role_spec(spec: Node, ctx: Ctx) -> None:
@@ -85,17 +98,7 @@ def _role_spec(spec: Node, ctx: Ctx) -> None:
     ctx.objects["role:" + name] = None
 
 
-def _function_entry(name: str) -> T.Entry | None:
-    entry = T.FUNCTIONS.get(name)
-    if entry is not None:
-        return entry
-    for prefix, pentry in T.FUNCTION_PREFIXES:
-        if name.startswith(prefix):
-            return pentry
-    for part, sentry in T.FUNCTION_SUBSTRINGS:
-        if part in name:
-            return sentry
-    return None
+_SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 
 
 def _func_call(call: Node, ctx: Ctx) -> None:
@@ -105,37 +108,50 @@ def _func_call(call: Node, ctx: Ctx) -> None:
     if name == "set_config":
         args = call.get("args", [])
         setting = const_text(args[0]) if args else None
+        value = const_text(args[1]) if len(args) > 1 else None
         if setting is None:
             ctx.add(Category.UNKNOWN, "set_config with a computed setting name")
+        elif setting.lower() == "search_path" and value is None:
+            ctx.add(Category.UNKNOWN, "set_config of search_path to a computed value")
         else:
-            _setting(setting, const_text(args[1]) if len(args) > 1 else None, ctx)
+            _setting(setting, value, ctx)
+        if ctx.binding:
+            ctx.add(Category.CODE, BINDS_LATER)
         return
-    entry = _function_entry(name)
+    entry = function_entry(name)
     if entry is not None:
-        ctx.add_entry(entry)
+        ctx.add_embedded(entry)
         if name in ("lo_import", "lo_export", "pg_read_file", "pg_read_binary_file"):
             for arg in call.get("args", []):
                 path = const_text(arg)
                 if path is not None and "/" in path:
                     ctx.objects["path:" + path] = None
+    elif name not in BUILTIN_FUNCTIONS or (len(names) > 1 and names[-2] not in _SYSTEM_SCHEMAS):
+        # Invariant 10: a function PostgreSQL does not ship runs what its owner wrote (a
+        # `cleanup()` may delete every row); without the target's catalog that is unknown.
+        ctx.add(
+            Category.UNKNOWN,
+            f"calls {'.'.join(names)}(), which is not a built-in function: what it runs "
+            "cannot be known from the statement",
+        )
 
 
 def _column_ref(ref: Node, ctx: Ctx) -> bool:
     # Attribute notation `x.f` can call a function f(x): check qualified names too.
     fields = ref.get("fields", [])
     if len(fields) > 1 and "String" in fields[-1]:
-        entry = _function_entry(fields[-1]["String"]["sval"])
+        entry = function_entry(fields[-1]["String"]["sval"])
         if entry is not None:
-            ctx.add_entry(entry)
+            ctx.add_embedded(entry)
     return True
 
 
 def _indirection(v: Node, ctx: Ctx) -> bool:
     # `(expr).f` is attribute notation too.
     for name in strings(v.get("indirection", [])):
-        entry = _function_entry(name)
+        entry = function_entry(name)
         if entry is not None:
-            ctx.add_entry(entry)
+            ctx.add_embedded(entry)
     return False
 
 
@@ -157,6 +173,8 @@ def _setting(raw_name: str, value: str | None, ctx: Ctx) -> None:
             ctx.add(Category.SESSION)
         else:
             ctx.add(Category.TAMPER, f"{name}: {T.TAMPER_SETTINGS[name]}")
+    elif name == "search_path" and shadows_catalog(value):
+        ctx.add(Category.UNKNOWN, "search_path puts pg_catalog late: user objects shadow built-ins")
     elif name in T.SESSION_SETTINGS or name.startswith(T.SESSION_PREFIXES):
         ctx.add(Category.SESSION)
     elif name in T.PRIVILEGE_SETTINGS:
@@ -401,6 +419,8 @@ def _create_function(v: Node, ctx: Ctx) -> bool:
     options = v.get("options", [])
     if _security_definer(options):
         ctx.add(Category.PRIVILEGE, "SECURITY DEFINER runs with the owner's privileges")
+    for entry in body_entries(body_text(options)):
+        ctx.add_entry(entry)
     for opt in options:
         elem = opt.get("DefElem", {})
         if elem.get("defname") == "language":
@@ -417,6 +437,13 @@ def _alter_function(v: Node, ctx: Ctx) -> bool:
     return False
 
 
+def _do(v: Node, ctx: Ctx) -> bool:
+    ctx.add_entry(T.STATEMENTS["DoStmt"])
+    for entry in body_entries(body_text(v.get("args", []))):
+        ctx.add_entry(entry)
+    return False
+
+
 def _vacuum(v: Node, ctx: Ctx) -> bool:
     if v.get("is_vacuumcmd"):
         ctx.add(Category.ADMIN, "VACUUM is maintenance that can lock or rewrite tables")
@@ -429,6 +456,8 @@ def _create_table_as(v: Node, ctx: Ctx) -> bool:
     if not _temp_relation(v["into"]["rel"]) or v.get("objtype") != "OBJECT_TABLE":
         ctx.add(Category.DDL, "CREATE TABLE/MATERIALIZED VIEW AS creates a relation")
     ctx.add(Category.WRITE)
+    if v.get("objtype") == "OBJECT_MATVIEW":  # REFRESH runs the query again, unreviewed
+        ctx.binding = True
     return False
 
 
@@ -489,6 +518,7 @@ _STATEMENT_HANDLERS: dict[str, Handler | None] = {
     "DropStmt": _drop,
     "AlterTableStmt": _alter_table,
     "CreateFunctionStmt": _create_function,
+    "DoStmt": _do,
     "AlterFunctionStmt": _alter_function,
     "VacuumStmt": _vacuum,
     "CreateTableAsStmt": _create_table_as,
@@ -497,6 +527,13 @@ _STATEMENT_HANDLERS: dict[str, Handler | None] = {
     "GrantRoleStmt": _grant_role,
     "CreateRoleStmt": _create_role,
 }
+_STATEMENT_HANDLERS.update(
+    {
+        name: binds(name, handler)
+        for name, handler in _STATEMENT_HANDLERS.items()
+        if handler is not None and name in T.BINDING_STATEMENTS
+    }
+)
 #: Every statement node type Airlock knows; any other top-level type is ``unknown``.
 KNOWN_STATEMENTS: frozenset[str] = frozenset(_STATEMENT_HANDLERS)
 
@@ -528,13 +565,17 @@ def _bare_struct(v: Node, ctx: Ctx) -> bool:
         _func_call(v, ctx)
     elif "roletype" in v:
         _role_spec(v, ctx)
+    elif str(v.get("kind", "")).startswith("VAR_"):  # ALTER ROLE/DATABASE/SYSTEM ... SET
+        sub = Ctx(ctx.prepared_in)  # what it sets, not a change of this session's lexing
+        _variable_set(v, sub)
+        ctx.merge(sub.result(()))
     return False
 
 
 def _bare_struct_fields() -> frozenset[str]:
-    """Field names that hold a bare RangeVar/FuncCall/RoleSpec, read from pglast's AST
-    metadata (libpg_query's own struct definitions) rather than listed by hand."""
-    wanted = {"RangeVar*", "FuncCall*", "RoleSpec*"}
+    """Field names that hold a bare RangeVar/FuncCall/RoleSpec/VariableSetStmt, read from
+    pglast's AST metadata (libpg_query's own struct definitions), not listed by hand."""
+    wanted = {"RangeVar*", "FuncCall*", "RoleSpec*", "VariableSetStmt*"}
     fields: set[str] = set()
     for name in dir(pglast.ast):
         slots = getattr(getattr(pglast.ast, name), "__slots__", None)
@@ -554,6 +595,10 @@ _HANDLERS: dict[str, Handler | None] = {
     "RangeVar": _wrapped_range_var,
     "FuncCall": _wrapped_func_call,
     "RoleSpec": _wrapped_role_spec,
+    "A_Expr": a_expr,
+    "SubLink": sub_link,
+    "SortBy": sort_by,
+    "Constraint": constraint,
     **dict.fromkeys(_bare_struct_fields(), _bare_struct),
     **dict.fromkeys((*_LEAVES, "TypeName", "typeName", "returnType", "alias"), None),
 }
@@ -582,6 +627,7 @@ def analyze_sql(
             names.append(name)
             if name not in KNOWN_STATEMENTS:
                 ctx.add(Category.UNKNOWN, f"statement type {name} is not classified")
+            ctx.binding = name not in T.RUNS_NOW
             _walk(stmt, ctx)
         return ctx.result(tuple(names)), ctx.effects()
     except Exception as exc:

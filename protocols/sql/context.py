@@ -62,11 +62,14 @@ def apply_prepared(
 
 NO_EFFECTS = SqlEffects()
 
+BINDS_LATER = "stores a flagged call that later statements run without naming it"
+
 
 class Ctx:
     """Accumulates one query string's classification while the tree is walked."""
 
     __slots__ = (
+        "binding",
         "cacheable",
         "cats",
         "deallocate_all",
@@ -95,6 +98,9 @@ class Ctx:
         self.deallocated: list[str] = []
         self.deallocate_all = False
         self.settings: list[tuple[str, str | None]] = []
+        #: The statement being walked stores its expressions to run later (a DEFAULT, a
+        #: view, a policy, an index...): a flagged call inside it is also ``code``.
+        self.binding = False
 
     def add(self, cat: Category, reason: str = "") -> None:
         if cat in self.suppress:
@@ -107,6 +113,13 @@ class Ctx:
         cats, reason = entry
         for cat in cats:
             self.add(cat, reason)
+
+    def add_embedded(self, entry: T.Entry) -> None:
+        """A flagged call or relation inside an expression: its categories, plus ``code``
+        when the statement stores the expression for later, implicit runs."""
+        self.add_entry(entry)
+        if self.binding:
+            self.add(Category.CODE, BINDS_LATER)
 
     def merge(self, cls: Classification) -> None:
         for cat in cls.categories:

@@ -20,9 +20,10 @@ Rules the tables encode (decisions, with the reason):
   SET CONSTRAINTS. Two-phase commit (PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED) is
   ``admin``: it leaves a transaction holding locks beyond the session.
 * ``session``: SHOW, RESET ALL, DISCARD, DEALLOCATE, LISTEN/UNLISTEN, CLOSE, and SET /
-  RESET / ``set_config`` of a setting in ``SESSION_SETTINGS``. ``search_path`` is allowed:
-  shadowing a function needs CREATE FUNCTION, which is itself flagged ``code``, and
-  dangerous built-ins are matched by name whatever the schema.
+  RESET / ``set_config`` of a setting in ``SESSION_SETTINGS``. ``search_path`` is allowed
+  (dangerous built-ins are matched by name whatever the schema) unless it names
+  ``pg_catalog`` after another schema, or set_config computes it: then a user's function
+  or operator named like a built-in wins over it, so that is ``unknown``.
 * ``row_security`` is ``session``: turning it off makes queries that RLS would filter fail
   instead; it bypasses nothing. pg_dump's preamble is therefore all ``session`` except
   ``session_replication_role`` (--disable-triggers).
@@ -35,6 +36,27 @@ Rules the tables encode (decisions, with the reason):
 * Functions are matched by their final name after the parser's identifier folding and
   U& decoding (``U&"\\0070g_read_file"`` is ``pg_read_file``; quoted ``"PG_READ_FILE"`` is
   a different, user-defined name), whatever the schema qualifier.
+* A statement that binds a function for later, implicit runs (CREATE OPERATOR / CAST /
+  AGGREGATE / CONVERSION / TRANSFORM / EVENT TRIGGER / OPERATOR CLASS, a base or range
+  type's support functions, ALTER OPERATOR SET, ALTER TYPE SET, ALTER OPERATOR FAMILY ADD)
+  takes the categories of calling each bound function plus ``code``; a trigger takes its
+  function's categories, plus ``code`` when that function is flagged. A flagged call (or
+  sensitive catalog, or non-built-in operator) inside an expression a statement stores
+  for later (DEFAULT, generated column, CHECK, domain, index, view, materialized view,
+  rule, policy, trigger WHEN, statistics: anything not in ``RUNS_NOW``) is also ``code``:
+  after one approval, the later INSERT or SELECT that runs it would look benign.
+  ``protocols.sql.binding`` reads the names.
+* A code body (CREATE FUNCTION/PROCEDURE ``AS '...'``, DO) also takes the categories of
+  the flagged functions and sensitive catalogs its text names (``protocols.sql.binding``,
+  by name, strings and comments included): a function body runs on every later call,
+  which looks like a read, so a policy that lets ``code`` through still reviews them.
+* An operator that is not one of PostgreSQL 15's built-in operator names
+  (``protocols.sql.operators``, generated from ``pg_operator``), or one qualified with a
+  schema other than ``pg_catalog``, is ``unknown``: it may run any function. A user
+  operator overloading a built-in *name* for their own types is not caught here (that
+  needs the target's catalog).
+* Function forms of sensitive catalogs (``pg_hba_file_rules()``,
+  ``pg_show_all_file_settings()``, ``pg_ls_*``, ``pg_read_*``...) are export like them.
 * Relations in ``SENSITIVE_CATALOGS`` read anywhere → export; any write into a ``pg_*``
   relation or the ``pg_catalog``/``information_schema`` schemas → admin; writing
   ``pg_settings`` is ``set_config`` → tamper + privilege.
@@ -194,6 +216,54 @@ SPECIAL: frozenset[str] = frozenset(
         "AlterFunctionStmt",
         "GrantRoleStmt",
         "CreateRoleStmt",
+        "DoStmt",
+    ]
+)
+
+#: Statements whose expressions run now, once. In any other statement an expression is
+#: stored to run later without being named (a DEFAULT, CHECK, generated column, index
+#: expression, view, rule, policy, trigger WHEN...): a flagged call there is also ``code``.
+#: CREATE MATERIALIZED VIEW counts as storing (REFRESH runs it again).
+RUNS_NOW: frozenset[str] = frozenset(
+    [
+        "SelectStmt",
+        "InsertStmt",
+        "UpdateStmt",
+        "DeleteStmt",
+        "MergeStmt",
+        "CopyStmt",
+        "ExplainStmt",
+        "CallStmt",
+        "DoStmt",
+        "VariableSetStmt",
+        "PrepareStmt",
+        "ExecuteStmt",
+        "DeclareCursorStmt",
+        "CreateTableAsStmt",
+        "TransactionStmt",
+    ]
+)
+
+#: Statements that bind a function by name (``protocols.sql.binding``): they take the
+#: categories of calling each bound function, plus ``code``.
+BINDING_STATEMENTS: frozenset[str] = frozenset(
+    [
+        "DefineStmt",
+        "CreateCastStmt",
+        "CreateConversionStmt",
+        "CreateTransformStmt",
+        "CreateEventTrigStmt",
+        "CreateOpClassStmt",
+        "AlterOpFamilyStmt",
+        "AlterOperatorStmt",
+        "AlterTypeStmt",
+        "CreateRangeStmt",
+        "CreateTrigStmt",
+        "CreatePLangStmt",
+        "CreateFdwStmt",
+        "AlterFdwStmt",
+        "CreateAmStmt",
+        "AlterFunctionStmt",
     ]
 )
 
@@ -400,6 +470,16 @@ FUNCTIONS: dict[str, Entry] = {
         name: ((ADM, DEST), "writes files on the database server (adminpack)")
         for name in ["pg_file_write", "pg_file_rename", "pg_file_unlink", "pg_file_sync"]
     },
+    **{
+        name: ((EXP,), "reads server configuration or logs (function form of a sensitive catalog)")
+        for name in [
+            "pg_hba_file_rules",
+            "pg_ident_file_mappings",
+            "pg_show_all_file_settings",
+            "pg_current_logfile",
+        ]
+    },
+    "lo_manage": ((EXP, DEST), "a trigger function that deletes large objects"),
     "lo_import": ((EXP, ADM), "imports a server file into a large object"),
     "lo_export": ((EXP, ADM), "writes a large object to a server file"),
     "lo_unlink": ((EXP, DEST), "deletes a large object"),
@@ -488,6 +568,7 @@ FUNCTIONS: dict[str, Entry] = {
 FUNCTION_PREFIXES: tuple[tuple[str, Entry], ...] = (
     ("dblink", ((EXP, CODE), "dblink runs SQL on another server")),
     ("pg_ls_", ((EXP, ADM), "lists a directory on the database server")),
+    ("pg_read_", ((EXP, ADM), "reads a file on the database server")),  # pg_read_file_old...
     ("pg_stat_reset", ((ADM, TAMP), "resets server statistics")),
     ("pg_replication_origin_", ((ADM,), "manages replication origins")),
     ("pg_logical_slot_", ((EXP, ADM), "reads the change stream of a replication slot")),

@@ -29,12 +29,39 @@ POLICY = {"rules": [
 ]}  # fmt: skip
 
 
+class Decisions:
+    """A notifier (the broker's own extension point) that lets a test await a request's
+    final state; its methods run in the gateway's loop."""
+
+    name = "test-decisions"
+
+    def __init__(self) -> None:
+        self.final: dict[str, dict[str, Any]] = {}
+        self._events: dict[str, asyncio.Event] = {}
+
+    async def request_created(self, doc: dict[str, Any], url: str) -> None:
+        return None
+
+    async def request_decided(self, doc: dict[str, Any], url: str) -> None:
+        self.final[doc["id"]] = doc
+        self._events.setdefault(doc["id"], asyncio.Event()).set()
+
+    async def close(self) -> None:
+        return None
+
+    async def wait(self, request_id: str, limit_s: float) -> dict[str, Any]:
+        event = self._events.setdefault(request_id, asyncio.Event())
+        await asyncio.wait_for(event.wait(), limit_s)
+        return self.final[request_id]
+
+
 @dataclass
 class Approvals:
     gw: GatewayThread
     broker: Broker
     http_port: int
     pg: PgServer
+    decisions: Decisions
 
     @property
     def base(self) -> str:
@@ -56,8 +83,10 @@ def approvals(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                    "slack": {"signing_secret_env": "T_E2E_SLACK_SECRET", "users": {"U_BOB": "bob"}}},
     )  # fmt: skip
     gw = GatewayThread.from_dict(raw)
+    decisions = Decisions()
     broker = Broker(gw.app.store, parse_approvals(gw.config.raw.get("approvals")),
-                    node=gw.config.node, public_url="http://gateway.example")  # fmt: skip
+                    node=gw.config.node, public_url="http://gateway.example",
+                    notifiers=[decisions])  # fmt: skip
     gw.call(broker.start())
     gw.app.checkpoint.reviewer = broker
 
@@ -67,7 +96,7 @@ def approvals(pg: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     runner, port = gw.call(start_http(gw.config, broker, gw.app.authenticator, gw.app.store,
                                       health, "127.0.0.1", 0))  # fmt: skip
     pg.psql("DROP TABLE IF EXISTS appr_t; CREATE TABLE appr_t(x int)")
-    yield Approvals(gw, broker, port, pg)
+    yield Approvals(gw, broker, port, pg, decisions)
     gw.call(runner.cleanup())
     gw.call(broker.stop())
     gw.stop()
@@ -186,7 +215,7 @@ async def test_cancel_withdraws_and_other_sessions_keep_flowing(approvals: Appro
         await asyncio.wait_for(grant, 20)
     assert (await (await held.execute("SELECT 'still usable'")).fetchone()) == ("still usable",)
     await held.close()
-    final = approvals.broker.wait_final(rid.group(1), 20)
+    final = approvals.decisions.wait(rid.group(1), 20)
     assert (await asyncio.to_thread(approvals.gw.call, final))["state"] == "withdrawn"
 
 

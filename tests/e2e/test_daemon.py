@@ -146,3 +146,31 @@ def test_the_demo_flow_an_agent_waits_and_the_operator_approves(
         assert "=r/" in pg.psql("SELECT relacl::text FROM pg_class WHERE relname = 'demo_flow'")
     finally:
         agent.kill()
+
+
+@pytest.mark.parametrize("listener", ["postgres", "ssh", "http"])
+def test_a_busy_port_is_one_line_naming_the_key_and_address(listener: str, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        ports = {"postgres": "0", "ssh": "0", "http": "0", listener: str(port)}
+        init = subprocess.run(
+            [*AIRLOCK, "init", "--dir", str(tmp_path), "--postgres-port", ports["postgres"],
+             "--ssh-port", ports["ssh"], "--http-port", ports["http"]],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert init.returncode == 0, init.stderr
+        out = subprocess.run(
+            [*AIRLOCK, "serve", "--config", str(tmp_path / "airlock.toml")],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+    errors = [line for line in out.stderr.splitlines() if not line.startswith("{")]
+    assert errors == [
+        f"airlock: config error: {listener}.listen: cannot listen on 127.0.0.1:{port}: "
+        "Address already in use"
+    ], out.stderr

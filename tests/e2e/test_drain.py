@@ -10,7 +10,6 @@ import queue
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +22,7 @@ import pytest
 from tests.support.daemon import POLICY, Daemon, airlock, to_toml, wait_active, write_config
 from tests.support.gateway import base_config
 from tests.support.pg import PgServer
-from tests.support.sshd import Sshd, run_sshd, write_key
+from tests.support.sshd import Sshd, write_key
 
 
 @pytest.fixture
@@ -130,12 +129,6 @@ def test_second_sigterm_ends_the_drain_at_once(pg: PgServer, tmp_path: Path) -> 
         idle.close()
     finally:
         daemon.stop()
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    with run_sshd(Path(tempfile.mkdtemp(prefix="airlock-drain-sshd-"))) as server:
-        yield server
 
 
 def test_sigterm_answers_a_held_ssh_exec(pg: PgServer, sshd: Sshd, tmp_path: Path) -> None:

@@ -4,9 +4,7 @@ and an API token as the SSH password."""
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import asyncssh
 import pytest
@@ -15,30 +13,9 @@ from gateway.identity.authenticator import Authenticator
 from gateway.identity.settings import parse_identity
 from gateway.identity.tokens import create_token, user_salt
 from gateway.store.sqlite import SqliteStore
-from tests.support.slapd import PASSWORDS, Slapd, ldap_section, populate, start_slapd
+from tests.support.slapd import PASSWORDS, Slapd, ldap_section
 from tests.support.ssh_gateway import Gw, run, ssh_gateway
-from tests.support.sshd import Sshd, run_sshd, write_key
-
-
-@pytest.fixture(scope="module")
-def dave_key() -> asyncssh.SSHKey:
-    return asyncssh.generate_private_key("ssh-ed25519")
-
-
-@pytest.fixture(scope="module")
-def slapd(dave_key: asyncssh.SSHKey) -> Iterator[Slapd]:
-    server = start_slapd()
-    try:
-        populate(server, dave_key.export_public_key().decode().strip())
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    with run_sshd(Path(tempfile.mkdtemp(prefix="airlock-sshd-"))) as server:
-        yield server
+from tests.support.sshd import Sshd, write_key
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from protocols.pgwire import messages as m
-from tests.support.gateway import PASSWORDS, GatewayThread
+from tests.support.gateway import PASSWORDS, GatewayThread, asyncpg_ssl
 
 
 async def read_error(reader: asyncio.StreamReader) -> dict[str, str]:
@@ -81,7 +81,10 @@ async def test_oversized_message_after_startup(
     gateway: GatewayThread, witness: psycopg.AsyncConnection
 ) -> None:
     """A length beyond postgres.max_message_bytes ends that session with a clear error."""
-    conn = await psycopg.AsyncConnection.connect(gateway.dsn("alice"), autocommit=True)
+    # Plain TCP: the raw bytes below go onto the socket beside libpq (TLS would frame them).
+    conn = await psycopg.AsyncConnection.connect(
+        gateway.dsn("alice", sslmode="disable"), autocommit=True
+    )
     sock_fd = conn.pgconn.socket
     import os
 
@@ -146,7 +149,7 @@ async def test_wrong_password_and_unknown_user_look_the_same(gateway: GatewayThr
                 user=user,
                 password=password,
                 database="main",
-                ssl=False,
+                ssl=asyncpg_ssl(),
             )
         assert apg.value.sqlstate == "28P01"
     assert messages["alice"] == messages["mallory"]

@@ -126,7 +126,8 @@ def test_fastpath_function_call_is_refused(strict: GatewayThread) -> None:
 
     from protocols.pgwire import messages as m
 
-    with psycopg.connect(strict.dsn("alice"), autocommit=True) as conn:
+    # Plain TCP: the test writes raw protocol bytes onto the socket beside libpq.
+    with psycopg.connect(strict.dsn("alice", sslmode="disable"), autocommit=True) as conn:
         import os
 
         # FunctionCall(oid of pg_sleep... any oid), 0 arg formats, 0 args, text result.
@@ -172,7 +173,8 @@ def test_pipelined_lexing_attack_is_held_until_the_server_reports(
 
     from protocols.pgwire import messages as m
 
-    with psycopg.connect(lax.dsn("alice"), autocommit=True) as conn:
+    # Plain TCP: both messages are written raw, in one write, beside libpq.
+    with psycopg.connect(lax.dsn("alice", sslmode="disable"), autocommit=True) as conn:
         sock = conn.pgconn.socket
         os.write(sock, m.query("SET standard_conforming_strings = off") + m.query(ATTACK))
         data = read_replies(sock, 2)
@@ -187,40 +189,36 @@ def test_startup_route_is_refused(lax: GatewayThread) -> None:
         psycopg.connect(lax.dsn("alice", options="-c standard_conforming_strings=off"))
 
 
-class Gate:
-    """A checkpoint delay that holds statements containing a marker until released."""
+class GateReviewer:
+    """A reviewer that holds a statement until the test releases it (a human, in the
+    test's hands), then approves it."""
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.event: asyncio.Event | None = None
         self.held = threading.Event()
 
-    async def __call__(self, ctx: SessionContext, action: Action) -> None:
-        if "hold_me" not in action.text:
-            return
+    async def review(
+        self, ctx: SessionContext, action: Action, classification: Classification, verdict: Verdict
+    ) -> Outcome:
         self.loop = asyncio.get_running_loop()
         self.event = asyncio.Event()
         self.held.set()
         await self.event.wait()
+        return Outcome(True, classification, verdict, request_id="test")
 
     def release(self) -> None:
         assert self.loop is not None and self.event is not None
         self.loop.call_soon_threadsafe(self.event.set)
 
 
-class GateReviewer(Gate):
-    """A reviewer that approves once the test releases it (a human, in the test's hands)."""
-
-    async def review(
-        self, ctx: SessionContext, action: Action, classification: Classification, verdict: Verdict
-    ) -> Outcome:
-        await self(ctx, action)
-        return Outcome(True, classification, verdict, request_id="test")
+#: Statements with the marker are reviewed (and so held by a GateReviewer).
+HOLD = {"rules": [{"name": "hold", "decision": "review", "text": "hold_me"}]}
 
 
 def test_a_held_statement_stalls_only_its_session(pg: PgServer, tmp_path: Path) -> None:
-    gate = Gate()
-    checkpoint = Checkpoint(load_policy({}), delay=gate)
+    gate = GateReviewer()
+    checkpoint = Checkpoint(load_policy(HOLD), reviewer=gate)
     gw = GatewayThread.from_dict(base_config(tmp_path, pg, policy={}), checkpoint)
     try:
         result: dict[str, object] = {}
@@ -277,8 +275,9 @@ def test_a_held_statement_keeps_its_transaction_alive(pg: PgServer, tmp_path: Pa
     """The upstream's idle_in_transaction_session_timeout does not end a session whose
     statement is waiting for a human; the transaction goes on afterwards."""
     gate = GateReviewer()
-    policy = load_policy({"rules": [{"name": "hold", "decision": "review", "text": "hold_me"}]})
-    gw = GatewayThread.from_dict(base_config(tmp_path, pg), Checkpoint(policy, reviewer=gate))
+    gw = GatewayThread.from_dict(
+        base_config(tmp_path, pg), Checkpoint(load_policy(HOLD), reviewer=gate)
+    )
     try:
         with psycopg.connect(gw.dsn("alice")) as conn:  # psycopg opens a transaction
             conn.execute("SET idle_in_transaction_session_timeout = '300ms'")

@@ -11,8 +11,16 @@ import asyncpg
 import psycopg
 import pytest
 
-from tests.support.gateway import PASSWORDS, GatewayThread
+import tests.support.gateway
+from tests.support.gateway import PASSWORDS, GatewayThread, asyncpg_ssl
 from tests.support.pg import PgServer
+
+
+@pytest.fixture(autouse=True, params=["require", "disable"])
+def client_sslmode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every client test runs over TLS (what real clients use) and over plain TCP."""
+    monkeypatch.setattr(tests.support.gateway, "SSLMODE", request.param)
+    return str(request.param)
 
 
 def psql(gateway: GatewayThread, *args: str, user: str = "alice", target: str = "main",
@@ -102,7 +110,7 @@ async def test_asyncpg_prepared_executemany_copy_cursor_notify(gateway: GatewayT
         user="bob",
         password=PASSWORDS["bob"],
         database="main",
-        ssl=False,
+        ssl=asyncpg_ssl(),
     )
     try:
         await conn.execute("DROP TABLE IF EXISTS apg; CREATE TABLE apg(id int primary key, v text)")
@@ -128,7 +136,7 @@ async def test_asyncpg_prepared_executemany_copy_cursor_notify(gateway: GatewayT
             user="carol",
             password=PASSWORDS["carol"],
             database="main",
-            ssl=False,
+            ssl=asyncpg_ssl(),
         )
         await other.execute("NOTIFY chan, 'hello'")
         await other.close()

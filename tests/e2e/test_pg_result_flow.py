@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -150,7 +151,7 @@ def test_libpq_poll_client_never_stalls(daemon: Daemon, sslmode: str) -> None:
     """The reproduction: psycopg's pure-Python implementation over the system libpq polls
     the socket between reads; over TLS it hung on the old code within a few queries."""
     env = {**os.environ, "PSYCOPG_IMPL": "python"}
-    dsn = daemon.dsn().replace("sslmode=disable", f"sslmode={sslmode}")
+    dsn = re.sub(r"sslmode=\w+", f"sslmode={sslmode}", daemon.dsn())
     proc = subprocess.run(
         [sys.executable, "-c", PURE_PYTHON_CLIENT, dsn, json.dumps(SIZES)],
         capture_output=True, text=True, timeout=60, env=env,

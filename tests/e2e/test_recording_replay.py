@@ -9,7 +9,6 @@ import json
 import re
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from protocols import asciicast
 from tests.e2e.test_ssh_shell import Terminal
 from tests.support.gateway import GatewayThread, base_config
 from tests.support.pg import PgServer
-from tests.support.sshd import Sshd, run_sshd, write_key
+from tests.support.sshd import Sshd, write_key
 
 AIRLOCK = [sys.executable, "-m", "gateway.cli"]
 
@@ -50,12 +49,6 @@ def to_toml(data: Mapping[str, Any], prefix: str = "") -> str:
         else:
             lines.append(f"{key} = {_toml_value(v)}")
     return "\n".join(lines) + "\n" + "".join(nested)
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    with run_sshd(Path(tempfile.mkdtemp(prefix="airlock-sshd-"))) as server:
-        yield server
 
 
 class Env:
@@ -188,3 +181,76 @@ async def test_replay_ssh_session_as_asciicast_and_listing(env: Env) -> None:
     assert times == sorted(times) and times[-1] > 0
     markers = [e.data for e in events if e.code == "m"]
     assert any("echo typed-$((40+2))" in m for m in markers)  # the checked line, as a marker
+
+
+class SizedTerminal(Terminal):
+    """The OpenSSH client on a pty of a given size (OpenSSH sends it in its pty request)."""
+
+    def __init__(self, argv: list[str], cols: int, rows: int) -> None:
+        super().__init__(argv)
+        self.size = (cols, rows)
+
+    async def start(self) -> None:
+        import fcntl
+        import os
+        import struct
+        import termios
+
+        master, slave = os.openpty()
+        cols, rows = self.size
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        os.set_blocking(master, False)
+        self.master = master
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+        )
+        os.close(slave)
+        asyncio.get_running_loop().add_reader(master, self._readable)
+
+
+def _ssh_argv(env: Env) -> list[str]:
+    return ["ssh", "-tt", "-p", str(env.gw.bound.ssh), "-F", "/dev/null",
+            "-i", str(env.client_key), "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+            "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={env.known}",
+            "-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR",
+            "alice:box@127.0.0.1"]  # fmt: skip
+
+
+async def test_asciicast_has_the_clients_terminal_size(env: Env) -> None:
+    term = SizedTerminal(_ssh_argv(env), 132, 43)
+    await term.start()
+    await term.expect(b"$ ")
+    term.type(b"echo sized-$((6*7))\r")
+    await term.expect(b"sized-42\r\n")
+    assert await term.close() == 0
+    await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_ssh_settled(env), env.gw.loop))
+    listing = json.loads(await asyncio.to_thread(env.airlock, "sessions", "--json"))
+    sid = [r for r in listing if r["protocol"] == "ssh"][-1]["session"]
+    cast = await asyncio.to_thread(env.airlock, "replay", sid, "--format", "asciicast")
+    header, _ = asciicast.decode(cast)
+    assert (header.width, header.height) == (132, 43)
+
+
+def test_a_live_session_is_live_for_verify_and_sessions(env: Env) -> None:
+    import psycopg
+
+    with psycopg.connect(env.gw.dsn("alice", application_name="live-one"), autocommit=True) as c:
+        c.execute("SELECT 1")
+        c.execute("SELECT 2")
+        rows = env.gw.call(env.gw.app.store.list_sessions(user="alice"))
+        sid = next(r.id for r in rows if r.agent == "live-one" and r.ended_at is None)
+        out = subprocess.run(
+            [*AIRLOCK, "verify", "--all", "--json", "--config", str(env.config)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        report = json.loads(out.stdout)
+        statuses = {r["session"]: r["status"] for r in report["reports"]}
+        assert statuses[sid] == "live" and out.returncode == 0, statuses
+        listing = env.airlock("sessions")
+        assert listing.splitlines()[0].split()[0] == "SESSION"
+        line = next(x for x in listing.splitlines() if x.startswith(sid))
+        assert line.split()[-2] == "live"
+    env.gw.wait_sessions_closed()
+    listing = env.airlock("sessions")
+    line = next(x for x in listing.splitlines() if x.startswith(sid))
+    assert line.split()[-2:] == ["ended", "2"]

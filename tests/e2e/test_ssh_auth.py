@@ -3,23 +3,15 @@ and the shared throttle refuses further tries per user and per address."""
 
 from __future__ import annotations
 
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import asyncssh
 import pytest
 
 from gateway.identity.throttle import ThrottleSettings
 from tests.support.ssh_gateway import PASSWORD, Gw, run, ssh_gateway
-from tests.support.sshd import Sshd, run_sshd
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    with run_sshd(Path(tempfile.mkdtemp(prefix="airlock-sshd-"))) as server:
-        yield server
+from tests.support.sshd import Sshd
 
 
 @pytest.fixture

@@ -6,20 +6,19 @@ import asyncio
 import hashlib
 import os
 import pwd
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncssh
 import pytest
 
-from gateway.checkpoint import SessionContext
-from gateway.model import Action
 from tests.support.ssh_gateway import PASSWORD, Gw, run, ssh_gateway
-from tests.support.sshd import Sshd, run_sshd
+from tests.support.sshd import Sshd
 
 POLICY = {
     "rules": [
+        # The second held session of test_review_holds_one_session_while_others_flow.
+        {"name": "stall", "decision": "review", "text": r"^echo stalled$"},
         # Let the tests produce exit statuses and signals with plain commands.
         {
             "name": "exit-codes",
@@ -36,24 +35,10 @@ POLICY = {
     ]
 }
 
-_gate = asyncio.Event()
-
-
-async def _delay(ctx: SessionContext, action: Action) -> None:
-    """Stall only the session that runs `echo stalled` until the test releases it."""
-    if action.text == "echo stalled":
-        await _gate.wait()
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    with run_sshd(Path(tempfile.mkdtemp(prefix="airlock-sshd-"))) as server:
-        yield server
-
 
 @pytest.fixture(scope="module")
 async def gw(sshd: Sshd) -> AsyncIterator[Gw]:
-    async with ssh_gateway(sshd, POLICY, delay=_delay) as g:
+    async with ssh_gateway(sshd, POLICY) as g:
         yield g
 
 
@@ -215,7 +200,7 @@ async def test_only_allowlisted_env_passes_and_reason_reaches_checkpoint(gw: Gw)
     )
     rc, out, err = await run(argv)
     assert (rc, out) == (0, b"|C.UTF-8|C|rotate-keys\n"), err
-    ctx = next(c for c, a in reversed(gw.delays) if a.text.startswith('echo "$FOO'))
+    ctx = next(c for c, a in reversed(gw.checked) if a.text.startswith('echo "$FOO'))
     assert ctx.session.reason == "rotate-keys"
     assert ctx.session.identity.user == "agent" and ctx.session.target == "box"
 
@@ -232,11 +217,12 @@ async def test_review_holds_one_session_while_others_flow(gw: Gw) -> None:
     assert proc.stderr is not None and proc.stdout is not None
     line = await asyncio.wait_for(proc.stderr.readline(), 30)
     assert b"held for approval, request req-" in line
+    release = gw.reviewer.hold("echo stalled")
     stalled = asyncio.ensure_future(run(gw.ssh_argv("agent", "echo stalled")))
     others = await asyncio.gather(*(run(gw.ssh_argv("agent", f"echo {i}")) for i in range(100)))
     assert [out for _, out, _ in others] == [f"{i}\n".encode() for i in range(100)]
     assert not stalled.done()
-    _gate.set()
+    release.set_result(True)
     assert (await stalled)[:2] == (0, b"stalled\n")
     assert proc.returncode is None  # still held
     decision.set_result(True)
@@ -334,3 +320,86 @@ async def test_unrecordable_output_ends_the_connection(sshd: Sshd) -> None:
     async with ssh_gateway(sshd, recorder_factory=lambda s: _BrokenOutputRecorder()) as gw2:  # type: ignore[arg-type,return-value]
         rc, out, _ = await run(gw2.ssh_argv("agent", "echo", "unrecorded"))
     assert rc == 255 and b"unrecorded" not in out
+
+
+async def test_exec_reading_commands_from_stdin_is_not_allowed_by_default(sshd: Sshd) -> None:
+    """`ed -s /dev/null` fed `!touch x` on stdin ran it unseen (issue 12 item 5)."""
+    marker = home(sshd) / "ed-ran"
+    marker.unlink(missing_ok=True)
+    async with ssh_gateway(sshd) as gw2:  # the built-in default policy
+        for command in ("ed -s /dev/null", "env ed -s /dev/null", "patch -p1", "tar xf -"):
+            rc, out, err = await run(
+                gw2.ssh_argv("agent", command), stdin=f"!touch {marker}\nq\n".encode()
+            )
+            assert rc == 126 and b"approval required" in err, (command, out, err)
+            assert not marker.exists(), command
+        rc, out, _ = await run(gw2.ssh_argv("agent", "cat"), stdin=b"just data\n")
+        assert (rc, out) == (0, b"just data\n")
+
+
+async def test_exec_stdin_is_recorded_bounded_and_redacted(sshd: Sshd, tmp_path: Path) -> None:
+    """What the client sends on stdin is in the transcript: capped, secrets masked."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gateway.recording.writer import Recorder
+
+    directory = tmp_path
+    recorder = Recorder(directory, Ed25519PrivateKey.generate(), stream_bytes_limit=4096)
+
+    def factory(session):  # type: ignore[no-untyped-def]
+        return recorder.open(session.id, user=session.identity.user, target=session.target)
+
+    secret = "Pl4nted-St4te-S3cret"
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "QUJD" * 300 + "\n"
+    key += "-----END OPENSSH PRIVATE KEY-----\n"
+    stdin = f"first-line-of-stdin\npassword={secret}\n{key}".encode() + b"z" * 8000
+    async with ssh_gateway(sshd, recorder_factory=factory) as gw2:
+        rc, out, err = await run(gw2.ssh_argv("agent", "sha256sum"), stdin=stdin)
+        assert rc == 0, err
+        assert out.split()[0].decode() == hashlib.sha256(stdin).hexdigest()
+    await recorder.aclose()
+    text = "".join(p.read_text() for p in directory.rglob("*") if p.is_file())
+    assert '"stdin"' in text and "first-line-of-stdin" in text
+    assert secret not in text
+    assert "QUJDQUJD" not in text
+    assert '"truncated":true' in text.replace(" ", "")
+    assert "z" * 5000 not in text
+
+
+async def test_exec_stdin_that_carries_a_password_is_recorded_hidden(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    """`sudo -S`, `read -s`, `--password-stdin`: the secret on stdin is not recorded."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gateway.recording.writer import Recorder
+
+    directory = tmp_path
+    recorder = Recorder(directory, Ed25519PrivateKey.generate())
+    secret = "Pl4ntedExecS3cret"
+    policy = {"rules": [{"name": "read-pw", "decision": "allow", "text": r"^read -r pw",
+                         "categories": ["read", "session"]}]}  # fmt: skip
+
+    def factory(session):  # type: ignore[no-untyped-def]
+        return recorder.open(session.id, user=session.identity.user, target=session.target)
+
+    async with ssh_gateway(sshd, policy, recorder_factory=factory) as gw2:
+        command = 'read -r pw </dev/stdin; echo "len=${#pw}"'
+        rc, out, err = await run(gw2.ssh_argv("agent", command), stdin=f"{secret}\n".encode())
+        assert (rc, out) == (0, b"len=17\n"), err
+        state = gw2.directory
+    await recorder.aclose()
+    for root in (directory, state):
+        for p in root.rglob("*"):
+            if p.is_file():
+                assert secret.encode() not in p.read_bytes(), p
+    text = "".join(p.read_text() for p in directory.rglob("*") if p.is_file())
+    assert '"stdin"' in text and '"hidden":true' in text.replace(" ", "")
+
+
+async def test_exec_without_a_terminal_reading_commands_from_stdin_is_held(gw: Gw) -> None:
+    """`ssh HOST ed FILE` reads unseen commands from the client's stream: held. (With a
+    terminal the stdin model yields to the checked lines, tests/gateway/test_checkpoint_stdin.py;
+    ed stays `code` by its own option model either way.)"""
+    rc, _, err = await run(gw.ssh_argv("agent", "ed -s /dev/null"), stdin=b"q\n")
+    assert rc == 126 and b"code" in err

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import asyncssh
 import pytest
@@ -15,13 +13,7 @@ from prometheus_client import REGISTRY
 from gateway.limits import ConnectionLimiter, Limits
 from gateway.ssh.server import SshGateway
 from tests.support.ssh_gateway import Gw, run, ssh_gateway
-from tests.support.sshd import Sshd, run_sshd
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    with run_sshd(Path(tempfile.mkdtemp(prefix="airlock-sshd-"))) as server:
-        yield server
+from tests.support.sshd import Sshd
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import pwd
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.ssh_gateway import Gw, run, ssh_gateway
-from tests.support.sshd import Sshd, run_sshd
+from tests.support.sshd import Sshd
 
 POLICY = {
     "rules": [
@@ -26,12 +25,6 @@ POLICY = {
         },
     ]
 }
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    with run_sshd(Path(tempfile.mkdtemp(prefix="airlock-sshd-"))) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +128,21 @@ async def test_overwriting_a_file_is_destructive(gw: Gw, sshd: Sshd) -> None:
     rc, _, err = await sftp(gw, f"put {local} existing.txt")
     assert rc != 0 and b"destructive" in err
     assert existing.read_bytes() == b"precious"
+
+
+async def test_user_at_target_login_works_for_sftp_scp_and_ssh(gw: Gw, sshd: Sshd) -> None:
+    """`multi` has three targets: `multi@box@host` names one in a form that sftp and scp
+    pass through unchanged (they read `multi:box@host` as a host name)."""
+    remote(sshd, "routed.txt", b"routed\n")
+    batch = gw.directory / "routed-batch"
+    batch.write_text("ls routed.txt\n")
+    rc, out, err = await run(gw.sftp_argv(batch, login="multi@box"), timeout=120)
+    assert rc == 0, err
+    assert b"routed.txt" in out
+    dest = gw.directory / "routed-copy.txt"
+    rc, _, err = await run(gw.scp_argv("multi@box@127.0.0.1:routed.txt", str(dest)))
+    assert rc == 0, err
+    assert dest.read_bytes() == b"routed\n"
+    rc, out, err = await run(gw.ssh_argv("multi@box", "cat", "routed.txt"))
+    assert rc == 0, err
+    assert out == b"routed\n"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import pwd
 import struct
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.recording.writer import Recorder
 from tests.support.ssh_gateway import Gw, run, ssh_gateway
-from tests.support.sshd import Sshd, run_sshd
+from tests.support.sshd import Sshd
 
 POLICY = {
     "rules": [
@@ -38,14 +37,8 @@ POLICY = {
 
 
 @pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    with run_sshd(Path(tempfile.mkdtemp(prefix="airlock-sshd-"))) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def recorder_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="airlock-rec-"))
+def recorder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("transcripts")
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,14 @@ import asyncio
 import os
 import pwd
 import re
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from gateway.model import ActionKind
 from tests.support.ssh_gateway import Gw, run, ssh_gateway
-from tests.support.sshd import Sshd, run_sshd
+from tests.support.sshd import Sshd
 
 POLICY = {
     "rules": [
@@ -30,15 +29,16 @@ POLICY = {
             "categories": ["code"],
         },
         {"name": "no-rm", "decision": "deny", "text": r"\brm\b", "categories": ["destructive"]},
+        {
+            "name": "fake-prompt",
+            "decision": "allow",
+            "kinds": ["shell-line"],
+            "text": r"^PS1='Password: '$",
+            "categories": ["session", "tamper"],
+        },
     ]
 }
 PROMPT = re.compile(rb"(bash-[0-9.]+\$|\$) $")
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    with run_sshd(Path(tempfile.mkdtemp(prefix="airlock-sshd-"))) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ async def open_bash(gw: Gw) -> Terminal:
 
 
 def lines_seen(gw: Gw) -> list[str]:
-    return [a.text for _, a in gw.delays if a.kind is ActionKind.SHELL_LINE]
+    return [a.text for _, a in gw.checked if a.kind is ActionKind.SHELL_LINE]
 
 
 def victim(sshd: Sshd) -> Path:
@@ -240,12 +240,14 @@ async def test_held_line_waits_for_approval_and_so_does_later_input(gw: Gw) -> N
     await term.close()
 
 
-async def test_transcript_records_terminal_but_never_echo_off_input(sshd: Sshd) -> None:
+async def test_transcript_records_terminal_but_never_echo_off_input(
+    sshd: Sshd, tmp_path: Path
+) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from gateway.recording.writer import Recorder
 
-    directory = Path(tempfile.mkdtemp(prefix="airlock-rec-"))
+    directory = tmp_path / "transcripts"
     recorder = Recorder(directory, Ed25519PrivateKey.generate())
     policy = {
         "rules": [
@@ -255,6 +257,13 @@ async def test_transcript_records_terminal_but_never_echo_off_input(sshd: Sshd) 
                 "decision": "allow",
                 "text": r"^read -rs -p",
                 "categories": ["unknown", "read"],
+            },
+            {  # input at a password prompt is decided too (as unknown): allow it here
+                "name": "hidden",
+                "decision": "allow",
+                "kinds": ["shell-line"],
+                "text": r"^\[hidden input\]",
+                "categories": ["unknown"],
             },
         ]
     }
@@ -277,3 +286,240 @@ async def test_transcript_records_terminal_but_never_echo_off_input(sshd: Sshd) 
     assert '"hidden":true' in text.replace(" ", "")
     for event in ("term_input", "term_output", "statement", '"exec"', '"stdout"', '"exit"'):
         assert event in text, event
+
+
+def fake_key(sshd: Sshd) -> Path:
+    """A private-key-shaped file in the test user's ~/.ssh (what the lines try to read)."""
+    entry = pwd.getpwnam(sshd.user)
+    ssh_dir = Path(entry.pw_dir) / ".ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    key = ssh_dir / "id_airlocktest"
+    key.write_text("NOT-A-REAL-KEY-BUT-SECRET\n")
+    for path in (ssh_dir, key):
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    return key
+
+
+async def test_a_directory_entered_on_an_earlier_line_is_followed(gw: Gw, sshd: Sshd) -> None:
+    """`cd ~/.ssh` then `cat *`: the second line names no secret, the state does."""
+    fake_key(sshd)
+    term = await open_bash(gw)
+    term.type(b"cd ~/.ssh\r")
+    await term.expect(PROMPT)
+    term.type(b"cat *\r")
+    seen = await term.expect(b"approval required")
+    term.type(b"echo after-refusal\r")
+    seen += await term.expect(b"after-refusal\r\n")
+    assert b"NOT-A-REAL-KEY" not in seen
+    assert lines_seen(gw)[-3:] == ["cd ~/.ssh", "cat *", "echo after-refusal"]
+    await term.close()
+
+
+async def test_a_variable_set_on_an_earlier_line_is_followed(gw: Gw, sshd: Sshd) -> None:
+    fake_key(sshd)
+    term = await open_bash(gw)
+    term.type(b"k=~/.ssh/id_\r")
+    await term.expect(PROMPT)
+    term.type(b"cat ${k}airlocktest\r")
+    seen = await term.expect(b"approval required")
+    term.type(b"echo after-refusal\r")
+    seen += await term.expect(b"after-refusal\r\n")
+    assert b"NOT-A-REAL-KEY" not in seen
+    await term.close()
+
+
+async def test_writing_authorized_keys_after_cd_is_privilege(gw: Gw, sshd: Sshd) -> None:
+    key = fake_key(sshd)
+    authorized = key.parent / "authorized_keys"
+    before = authorized.read_bytes() if authorized.exists() else None
+    term = await open_bash(gw)
+    term.type(b"cd ~/.ssh && echo ssh-ed25519 AAAA evil >> authorized_keys\r")
+    await term.expect(b"privilege")
+    term.type(b"echo after-refusal\r")
+    await term.expect(b"after-refusal\r\n")
+    assert (authorized.read_bytes() if authorized.exists() else None) == before
+    await term.close()
+
+
+async def test_an_unknown_directory_makes_relative_reads_reviewed(gw: Gw) -> None:
+    term = await open_bash(gw)
+    term.type(b"cd /tmp && echo known-dir\r")  # exact: the cd succeeded
+    await term.expect(b"known-dir\r\n")
+    term.type(b'cd "$(echo /tmp)" && echo computed-cd\r')  # allowed; the directory is lost
+    await term.expect(b"computed-cd\r\n")
+    term.type(b"cat notes.txt\r")  # relative: could be any file now
+    await term.expect(b"which could be any file")
+    term.type(b"cat /etc/hostname >/dev/null && echo absolute-ok\r")
+    await term.expect(b"absolute-ok\r\n")
+    await term.close()
+
+
+async def test_exec_follows_variables_within_its_line(gw: Gw, sshd: Sshd) -> None:
+    fake_key(sshd)
+    rc, out, err = await run(gw.ssh_argv("agent", "k=~/.ssh/id_; cat ${k}airlocktest"))
+    assert rc == 126 and b"NOT-A-REAL-KEY" not in out
+    assert b"export" in err
+
+
+async def test_an_approved_exec_hands_its_directory_to_the_lines_after_it(
+    gw: Gw, sshd: Sshd
+) -> None:
+    """`ssh -t HOST 'cd ~/.ssh && exec bash'`: the shell's lines start in ~/.ssh."""
+    fake_key(sshd)
+    command = "cd ~/.ssh && exec bash --norc --noprofile"
+    gw.reviewer.hold(command).set_result(True)  # bash is code: a human approved it
+    term = Terminal(gw.ssh_argv("agent", command, options=["-tt"]))
+    await term.start()
+    await term.expect(PROMPT)
+    term.type(b"cat *\r")
+    seen = await term.expect(b"approval required")
+    assert b"NOT-A-REAL-KEY" not in seen
+    await term.close()
+
+
+async def test_alternate_screen_does_not_switch_checking_off(gw: Gw, sshd: Sshd) -> None:
+    """One `tput smcup` turned line checks off for the rest of the session (issue 12.6)."""
+    path = victim(sshd)
+    term = await open_bash(gw)
+    term.type(b"tput smcup\r")
+    await term.expect(b"\x1b[?1049h")
+    term.type(b"rm -f victim\r")
+    await term.expect(b"approval required")
+    assert path.exists()
+    assert any(t.startswith("[full-screen program] rm -f victim") for t in lines_seen(gw))
+    term.type(b"\x03")  # every Enter needs approval until the screen is left: ^C, ^D
+    await term.expect(PROMPT)
+    term.type(b"\x04")
+    await term.close()
+
+
+async def test_a_password_looking_prompt_does_not_skip_checks(gw: Gw, sshd: Sshd) -> None:
+    path = victim(sshd)
+    term = await open_bash(gw)
+    term.type(b"PS1='Password: '\r")
+    await term.expect(b"Password: ")
+    term.type(b"rm -f victim\r")
+    await term.expect(b"airlock:")
+    assert path.exists()
+    assert lines_seen(gw)[-1].startswith("[hidden input]")  # decided, as unknown
+    term.type(b"\x04")  # every line at this prompt is decided as unknown: leave with ^D
+    await term.close()
+
+
+@pytest.mark.parametrize("key", [b"\x0f", b"\n"])
+async def test_ctrl_o_and_ctrl_j_submit_through_the_check(gw: Gw, sshd: Sshd, key: bytes) -> None:
+    path = victim(sshd)
+    term = await open_bash(gw)
+    term.type(b"rm -f victim" + key)
+    await term.expect(b"denied by rule no-rm")
+    term.type(b"echo after-key\r")
+    await term.expect(b"after-key\r\n")
+    assert path.exists()
+    assert "rm -f victim" in lines_seen(gw)
+    await term.close()
+
+
+async def test_vim_neither_ends_the_session_nor_runs_unchecked_lines(gw: Gw, sshd: Sshd) -> None:
+    """pyte raised on vim's output (the session ended); vim's `:!cmd<CR>` is held."""
+    home = Path(pwd.getpwnam(sshd.user).pw_dir)
+    pwned = home / "vim-ran-this"
+    pwned.unlink(missing_ok=True)
+    term = await open_bash(gw)
+    term.type(b"vim -N notes.txt\r")  # (`-u NONE` is `code` by vim's option model)
+    await term.expect(b"\x1b[?1049h")
+    await term.expect(b"notes.txt")
+    term.type(b":!touch vim-ran-this\r")
+    await term.expect(b"approval required")
+    term.type(b"\x1bZQ")  # quit without saving: no Enter needed
+    await term.expect(b"\x1b[?1049l")
+    term.type(b"echo still-$((40+2))\r")
+    await term.expect(b"still-42\r\n")
+    assert not pwned.exists()
+    await term.close()
+
+
+@pytest.mark.parametrize("prompt", ["Passphrase: ", "PIN: ", "OTP: "])
+async def test_secret_typed_at_a_prompt_is_nowhere_in_the_state_dir(
+    sshd: Sshd, prompt: str, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gateway.recording.writer import Recorder
+
+    directory = tmp_path
+    recorder = Recorder(directory, Ed25519PrivateKey.generate())
+    policy = {
+        "rules": [
+            *POLICY["rules"],
+            {"name": "read", "decision": "allow", "text": r"^read -rs? -p",
+             "categories": ["unknown", "read"]},
+            {"name": "hidden", "decision": "allow", "kinds": ["shell-line"],
+             "text": r"^\[hidden input\]", "categories": ["unknown"]},
+        ]
+    }  # fmt: skip
+    secret = "Pl4ntedS3cretXyz"
+
+    def factory(session):  # type: ignore[no-untyped-def]
+        return recorder.open(session.id, user=session.identity.user, target=session.target)
+
+    async with ssh_gateway(sshd, policy, recorder_factory=factory) as gw2:
+        term = await open_bash(gw2)
+        term.type(f'read -rs -p "{prompt}" pw; echo "len=${{#pw}}"\r'.encode())
+        await term.expect(prompt.encode())
+        term.type(secret.encode() + b"\r")
+        await term.expect(b"len=16")
+        term.type(f'read -r -p "{prompt}" pw; echo "n=${{#pw}}"\r'.encode())  # echo on
+        await term.expect(prompt.encode())
+        term.type(secret.encode() + b"\r")
+        await term.expect(b"n=16")
+        await term.close()
+        seen = [a for _, a in gw2.checked]
+        state = gw2.directory
+    await recorder.aclose()
+    assert any(a.text.startswith("[hidden input]") for a in seen)
+    assert all(secret not in a.text and secret.encode() not in a.raw for a in seen)
+    for root in (directory, state):
+        for p in root.rglob("*"):
+            if p.is_file():
+                assert secret.encode() not in p.read_bytes(), p
+    text = "".join(p.read_text() for p in directory.rglob("*") if p.is_file())
+    assert '"hidden":true' in text.replace(" ", "")
+
+
+async def test_ctrl_d_cannot_hand_a_line_to_dash_unchecked(gw: Gw, sshd: Sshd) -> None:
+    """A canonical tty hands `rm -f victim` over on Ctrl-D; a second Ctrl-D runs it."""
+    path = victim(sshd)
+    term = Terminal(gw.ssh_argv("agent", options=["-tt"]))
+    await term.start()
+    await term.expect(b"$ ")  # dash: no line editor, the tty's canonical mode
+    term.type(b"rm -f victim\x04")
+    await term.expect(b"denied by rule no-rm")
+    term.type(b"\x04")
+    await term.close()
+    assert path.exists()
+
+
+async def test_keys_never_submitted_are_still_recorded(sshd: Sshd, tmp_path: Path) -> None:
+    """Keys at a prompt are written with their line's decision; a line never submitted
+    is written when the channel ends."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gateway.recording.writer import Recorder
+
+    directory = tmp_path
+    recorder = Recorder(directory, Ed25519PrivateKey.generate())
+
+    def factory(session):  # type: ignore[no-untyped-def]
+        return recorder.open(session.id, user=session.identity.user, target=session.target)
+
+    async with ssh_gateway(sshd, POLICY, recorder_factory=factory) as gw2:
+        term = await open_bash(gw2)
+        term.type(b"echo never-submitted-xyz")
+        await term.expect(b"never-submitted-xyz")
+        assert term.proc is not None
+        term.proc.kill()
+        await term.close()
+    await recorder.aclose()
+    text = "".join(p.read_text() for p in directory.rglob("*") if p.is_file())
+    inputs = [line for line in text.splitlines() if '"term_input"' in line]
+    assert any("never-submitted-xyz" in line for line in inputs)

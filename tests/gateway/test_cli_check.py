@@ -356,15 +356,15 @@ def test_batch_summary_and_review_exit_code(
 )
 async def test_check_agrees_with_the_checkpoint(text: str) -> None:
     from gateway.checkpoint import Checkpoint, SessionContext
-    from gateway.model import Action, ActionKind, Identity, Protocol, Session
+    from gateway.model import Action, ActionKind, Identity, Session, WireProtocol
     from gateway.policy import default_policy
 
     policy = default_policy()
-    session = Session("s", Protocol.POSTGRES, Identity("alice"), "prod", "127.0.0.1")
+    session = Session("s", WireProtocol.POSTGRES, Identity("alice"), "prod", "127.0.0.1")
     outcome = await Checkpoint(policy).decide(
         SessionContext(session=session), Action(ActionKind.QUERY, text.encode(), text)
     )
-    c, v = cli_check.Checker(policy, {}).check(Protocol.POSTGRES, text, "alice", (), "prod")
+    c, v = cli_check.Checker(policy, {}).check(WireProtocol.POSTGRES, text, "alice", (), "prod")
     assert c == outcome.classification
     assert v == outcome.verdict
 
@@ -380,3 +380,16 @@ def test_batch_survives_invalid_utf8_and_lone_surrogates(
     assert "error" in rows[0]
     assert rows[1]["verdict"] != "allow"  # a lone surrogate cannot reach a server: fail closed
     assert rows[2]["verdict"] == "allow"
+
+
+def test_check_uses_airlock_config_when_no_config_is_given(tmp_path: Path) -> None:
+    config = tmp_path / "airlock.toml"
+    config.write_text(
+        '[[policy.rules]]\nname = "no-reads"\ndecision = "deny"\ncategories = ["read"]\n'
+    )
+    env = {**os.environ, "AIRLOCK_CONFIG": str(config)}
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "check", "--protocol", "postgres", "SELECT 1"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert out.returncode == 0 and "no-reads" in out.stdout, out.stdout + out.stderr

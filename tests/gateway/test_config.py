@@ -30,7 +30,8 @@ def test_example_documents_every_key() -> None:
     from gateway import config as c
 
     text = (ROOT / "config.example.toml").read_text()
-    for cls in (c.PostgresListener, c.SshListener, c.HttpListener, c.Recording, c.Keys):
+    for cls in (c.PostgresListener, c.SshListener, c.HttpListener, c.Recording, c.Keys,
+                c.AuditSettings):  # fmt: skip
         for f in dataclasses.fields(cls):
             assert f"{f.name} =" in text, f"{cls.__name__}.{f.name} is undocumented"
     for cls in (c.User, c.Target):
@@ -94,6 +95,11 @@ def test_example_documents_every_key() -> None:
             "targets.t.port",
         ),
         ({"gateway": {"node": 5}}, "gateway.node"),
+        ({"recording": {"stream_bytes_limit": 0}}, "recording.stream_bytes_limit"),
+        ({"audit": {"syslog": "logs.example:514"}}, "audit.syslog"),
+        ({"audit": {"syslog": "udp:logs.example:99999"}}, "audit.syslog"),
+        ({"audit": {"file": 3}}, "audit.file"),
+        ({"audit": {"fiel": "x"}}, "audit.fiel"),
         ({"bogus": {}}, "bogus"),
     ],
 )
@@ -140,3 +146,16 @@ def test_example_documents_the_approvals_keys() -> None:
             assert f"[approvals.{f.name}]" in text
             continue
         assert f"{f.name} =" in text, f"approvals.{f.name} is undocumented"
+
+
+def test_an_audit_file_that_cannot_be_opened_stops_serve_naming_the_key(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    config = tmp_path / "airlock.toml"
+    config.write_text(f'[audit]\nfile = "{blocker}/audit.jsonl"\n')
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.startswith("airlock: config error: audit.file: cannot open"), out.stderr

@@ -14,9 +14,9 @@ from gateway.model import (
     ActionKind,
     Decision,
     Identity,
-    Protocol,
     ReviewMode,
     Session,
+    WireProtocol,
 )
 from gateway.policy import (
     BUILTIN_RULE,
@@ -31,7 +31,7 @@ C = Category
 
 
 def session(
-    protocol: Protocol = Protocol.POSTGRES,
+    protocol: WireProtocol = WireProtocol.POSTGRES,
     user: str = "alice",
     groups: tuple[str, ...] = (),
     target: str = "prod-db",
@@ -208,7 +208,7 @@ def test_protocols_and_kinds() -> None:
         {"name": "ssh-only", "decision": "deny", "protocols": ["ssh"], "categories": ["read"]},
         {"name": "no-parse", "decision": "deny", "kinds": ["parse"]},
     )
-    assert decide(p, cls(C.READ), protocol=Protocol.SSH) == (Decision.DENY, "ssh-only")
+    assert decide(p, cls(C.READ), protocol=WireProtocol.SSH) == (Decision.DENY, "ssh-only")
     assert decide(p, cls(C.READ))[0] is Decision.ALLOW
     assert decide(p, cls(C.READ), kind=ActionKind.PARSE) == (Decision.DENY, "no-parse")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from tests.support.gateway import PASSWORDS, base_config
+from tests.support.gateway import PASSWORDS, SSLMODE, base_config
 from tests.support.pg import PgServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,7 +121,7 @@ class Daemon:
     def dsn(self, user: str = "alice", target: str = "main") -> str:
         return (
             f"host=127.0.0.1 port={self.pg_port} user={user} dbname={target} "
-            f"password={PASSWORDS[user]} sslmode=disable connect_timeout=10"
+            f"password={PASSWORDS[user]} sslmode={SSLMODE} connect_timeout=10"
         )
 
     def stop(self) -> None:

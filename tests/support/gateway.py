@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import threading
 from collections.abc import Coroutine, Mapping
 from concurrent.futures import Future
@@ -24,6 +25,20 @@ from gateway.keys import write_audit_key, write_tls_certificate
 from tests.support.pg import UPSTREAM_PASSWORD, PgServer
 
 T = TypeVar("T")
+
+#: Clients reach the gateway over TLS by default, as real clients do (libpq's default
+#: `prefer` takes TLS when offered); AIRLOCK_TEST_SSLMODE=disable runs the plain path.
+SSLMODE = os.environ.get("AIRLOCK_TEST_SSLMODE", "require")
+
+
+def asyncpg_ssl() -> ssl.SSLContext | bool:
+    """asyncpg's `ssl=` for the same choice (the test certificate is self-signed)."""
+    if SSLMODE == "disable":
+        return False
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
+
 
 PASSWORDS = {"alice": "alice-pw-1", "bob": "bob-pw-2", "carol": "carol-pw-3"}
 _HASHES = {name: str(make_verifier(pw, iterations=4096)) for name, pw in PASSWORDS.items()}
@@ -110,7 +125,7 @@ class GatewayThread:
 
     def dsn(self, user: str = "alice", target: str = "main", **extra: str) -> str:
         parts = {"host": "127.0.0.1", "port": str(self.port), "user": user, "dbname": target,
-                 "password": PASSWORDS.get(user, "nope"), "sslmode": "disable", **extra}  # fmt: skip
+                 "password": PASSWORDS.get(user, "nope"), "sslmode": SSLMODE, **extra}  # fmt: skip
         return " ".join(f"{k}='{v}'" for k, v in parts.items())
 
     def wait_sessions_closed(self, timeout: float = 10) -> None:

@@ -72,6 +72,7 @@ class PgServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        shutil.rmtree(self.datadir.parent, ignore_errors=True)  # the mkdtemp of start_postgres
 
 
 def start_postgres(extra_conf: str = "") -> PgServer:

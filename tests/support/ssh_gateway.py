@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,13 +14,14 @@ from typing import Any
 
 import asyncssh
 
-from gateway.checkpoint import Checkpoint, DelayHook, SessionContext
+from gateway.checkpoint import Checkpoint, SessionContext
 from gateway.config import Config, parse_config
 from gateway.identity.authenticator import Authenticator
 from gateway.identity.passwords import make_verifier
 from gateway.model import Action, Outcome, Verdict
-from gateway.policy import default_policy, load_policy
-from gateway.ssh.server import RecorderFactory, SshGateway
+from gateway.policy import Policy, default_policy, load_policy
+from gateway.recording.writer import TranscriptFactory
+from gateway.ssh.server import SshGateway
 from protocols.classification import Classification
 from tests.support.sshd import Sshd, write_key
 
@@ -57,6 +59,19 @@ class HoldingReviewer:
         return Outcome(False, classification, verdict, f"airlock: request {rid} denied", rid)
 
 
+class ObservedCheckpoint(Checkpoint):
+    """The real checkpoint, remembering every action it was asked about (for assertions
+    on what the relay sent it: the session context, the exact shell line)."""
+
+    def __init__(self, policy: Policy, reviewer: HoldingReviewer) -> None:
+        super().__init__(policy, reviewer=reviewer)
+        self.checked: list[tuple[SessionContext, Action]] = []
+
+    def check(self, ctx: SessionContext, action: Action) -> Outcome | Awaitable[Outcome]:
+        self.checked.append((ctx, action))
+        return super().check(ctx, action)
+
+
 @dataclass
 class Gw:
     port: int
@@ -66,7 +81,7 @@ class Gw:
     client_key: Path
     known_hosts: Path
     directory: Path
-    delays: list[tuple[SessionContext, Action]] = field(default_factory=list)
+    checked: list[tuple[SessionContext, Action]] = field(default_factory=list)
 
     def common_options(self) -> list[str]:
         """Options every OpenSSH tool (ssh, scp, sftp) takes: our key, our known_hosts."""
@@ -120,9 +135,8 @@ async def run(
 async def ssh_gateway(
     sshd: Sshd,
     policy_raw: Mapping[str, Any] | None = None,
-    delay: DelayHook | None = None,
     target_extra: Mapping[str, Any] | None = None,
-    recorder_factory: RecorderFactory | None = None,
+    recorder_factory: TranscriptFactory | None = None,
 ) -> AsyncIterator[Gw]:
     directory = Path(tempfile.mkdtemp(prefix="airlock-gw-"))
     client = asyncssh.generate_private_key("ssh-ed25519")
@@ -159,15 +173,8 @@ async def ssh_gateway(
     }
     config = parse_config(data, None)
     reviewer = HoldingReviewer()
-    delays: list[tuple[SessionContext, Action]] = []
-
-    async def recorded_delay(ctx: SessionContext, action: Action) -> None:
-        delays.append((ctx, action))
-        if delay is not None:
-            await delay(ctx, action)
-
     policy = load_policy(config.policy_raw) if policy_raw else default_policy()
-    checkpoint = Checkpoint(policy, reviewer=reviewer, delay=recorded_delay)
+    checkpoint = ObservedCheckpoint(policy, reviewer=reviewer)
     host_key = asyncssh.generate_private_key("ssh-ed25519")
     gateway = SshGateway(
         config, Authenticator(config), checkpoint, recorder_factory, host_key=host_key
@@ -177,6 +184,7 @@ async def ssh_gateway(
     known.write_text(f"[127.0.0.1]:{port} {host_key.export_public_key().decode()}")
     os.chmod(directory, 0o700)
     try:
-        yield Gw(port, gateway, config, reviewer, client_path, known, directory, delays)
+        yield Gw(port, gateway, config, reviewer, client_path, known, directory, checkpoint.checked)
     finally:
         await gateway.close()
+        shutil.rmtree(directory, ignore_errors=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +20,8 @@ from pathlib import Path
 
 import asyncssh
 import pytest
+
+from tests.support.servers import free_port
 
 SSHD = "/usr/sbin/sshd"
 TEST_USER = "airlocktest"
@@ -51,13 +53,6 @@ def ensure_user(name: str = TEST_USER) -> pwd.struct_passwd:
         return pwd.getpwnam(name)
 
 
-def free_port() -> int:
-    """A port the kernel just gave us; sshd cannot bind 0 itself, so the race is accepted."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def write_key(path: Path, key: asyncssh.SSHKey) -> Path:
     path.write_bytes(key.export_private_key())
     path.chmod(0o600)
@@ -84,7 +79,19 @@ class Sshd:
 
 
 @contextmanager
-def run_sshd(directory: Path, accept_env: str = "*") -> Iterator[Sshd]:
+def run_sshd(directory: Path | None = None, accept_env: str = "*") -> Iterator[Sshd]:
+    """Run sshd until the block ends; without ``directory``, in a temporary one removed after.
+
+    The directory is world-readable on purpose (sshd reads authorized_keys as the test
+    user), so it is made under /tmp rather than pytest's private base directory.
+    """
+    if directory is None:
+        with (
+            tempfile.TemporaryDirectory(prefix="airlock-sshd-") as temporary,
+            run_sshd(Path(temporary), accept_env) as server,
+        ):
+            yield server
+        return
     require_sshd()
     user = ensure_user()
     directory.mkdir(parents=True, exist_ok=True)

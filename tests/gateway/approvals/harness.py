@@ -23,10 +23,10 @@ from gateway.model import (
     Decision,
     Identity,
     Outcome,
-    Protocol,
     ReviewMode,
     Session,
     Verdict,
+    WireProtocol,
 )
 from gateway.recording import Recorder
 from gateway.recording.reader import read_events
@@ -119,7 +119,7 @@ class Env:
     def client(self, user: str = "alice-bot", target: str = "main", session_id: str = "") -> Client:
         sid = session_id or f"s{next(_ids)}"
         writer = self.recorder.open(sid, user=user, target=target)
-        session = Session(sid, Protocol.POSTGRES, identity(user), target, "127.0.0.1:40000",
+        session = Session(sid, WireProtocol.POSTGRES, identity(user), target, "127.0.0.1:40000",
                           agent="psql", reason="rotate keys", node="n1")  # fmt: skip
         client = Client(SessionContext(session, recorder=writer), writer.path)
 

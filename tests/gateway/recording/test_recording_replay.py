@@ -136,6 +136,18 @@ def _cli(argv: list[str], capsys: object) -> tuple[int, str]:
     return code, out
 
 
+def _cli3(argv: list[str], capsys: object) -> tuple[int, str, str]:
+    """Like _cli, with stderr too."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="airlock")
+    cli_recording.register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    code = args.func(args)
+    captured = capsys.readouterr()  # type: ignore[attr-defined]
+    return code, captured.out, captured.err
+
+
 def _pub(tmp_path: Path, key: Ed25519PrivateKey, ssh: bool = False) -> str:
     pub = key.public_key()
     path = tmp_path / ("k.pub" if ssh else "k.pem")
@@ -180,24 +192,62 @@ def test_cli_verify(
     assert code == 2
 
 
-def test_cli_replay_and_sessions(recorder: Recorder, capsys: object) -> None:
+def test_cli_replay_and_sessions(
+    recorder: Recorder, audit_key: Ed25519PrivateKey, tmp_path: Path, capsys: object
+) -> None:
     _pg(recorder)
     _ssh(recorder)
     d = str(recorder.directory)
-    code, out = _cli(["replay", "pg1", "--dir", d], capsys)
+    key = ["--public-key", _pub(tmp_path, audit_key)]
+    code, out = _cli(["replay", "pg1", "--dir", d, *key], capsys)
     assert code == 0 and "REVIEW [ddl,destructive] rule=drops request=r-7" in out
-    code, out = _cli(["replay", "ssh1", "--dir", d, "--format", "asciicast"], capsys)
+    code, out = _cli(["replay", "ssh1", "--dir", d, *key, "--format", "asciicast"], capsys)
     assert code == 0 and asciicast.decode(out)[0].width == 100
-    code, out = _cli(["replay", "ssh1", "--dir", d, "--format", "json"], capsys)
+    code, out = _cli(["replay", "ssh1", "--dir", d, *key, "--format", "json"], capsys)
     assert [json.loads(x)["type"] for x in out.splitlines()][-1] == "session_end"
-    code, out = _cli(["replay", "nope", "--dir", d], capsys)
+    code, out = _cli(["replay", "nope", "--dir", d, *key], capsys)
     assert code == 2
     code, out = _cli(["sessions", "--dir", d, "--json", "--user", "carol"], capsys)
     assert code == 0 and [r["session"] for r in json.loads(out)] == ["ssh1"]
     code, out = _cli(["sessions", "--dir", d, "--since", "1h"], capsys)
-    assert code == 0 and out == ""  # both started in 2023
+    assert code == 0 and out.split() == [  # both started in 2023: the header alone
+        "SESSION", "STARTED", "PROTOCOL", "USER", "TARGET", "CLIENT", "STATE", "STATEMENTS"
+    ]  # fmt: skip
     code, out = _cli(["sessions", "--dir", d], capsys)
-    assert "pg1" in out and "ssh1" in out
+    header, *rows = out.splitlines()
+    assert header.split()[0] == "SESSION" and header.split()[-1] == "STATEMENTS"
+    by_id = {r.split()[0]: r.split() for r in rows}
+    assert by_id["pg1"][-2:] == ["ended", "2"] and by_id["ssh1"][-2:] == ["ended", "0"]
+
+
+def test_replay_refuses_a_tampered_or_unverifiable_transcript(
+    recorder: Recorder, audit_key: Ed25519PrivateKey, tmp_path: Path, capsys: object
+) -> None:
+    path = _pg(recorder)
+    d = str(recorder.directory)
+    key = ["--public-key", _pub(tmp_path, audit_key)]
+    path.write_bytes(path.read_bytes().replace(b"DROP TABLE t", b"SELECT 2    "))
+    code, out, err = _cli3(["replay", "pg1", "--dir", d, *key], capsys)
+    assert code == 1 and out == ""
+    assert "FAILS VERIFICATION" in err and "modified" in err and "--force" in err
+    for fmt in ("text", "json", "asciicast"):
+        code, out = _cli(["replay", "pg1", "--dir", d, *key, "--format", fmt], capsys)
+        assert code == 1 and out == ""
+    code, out, err = _cli3(["replay", "pg1", "--dir", d, *key, "--force"], capsys)
+    assert code == 0 and "SELECT 2" in out and "do not trust" in err
+    code, out, err = _cli3(["replay", "pg1", "--dir", d], capsys)  # no key: unverifiable
+    assert code == 1 and out == "" and "IS UNVERIFIED" in err
+
+
+def test_asciicast_header_uses_the_initial_terminal_size(recorder: Recorder) -> None:
+    w = recorder.open("ssh2", ts=T0, user="carol", protocol="ssh", target="web1")
+    w.write("pty", channel=0, term="xterm", cols=132, rows=43, ts=T0)
+    w.term_output(b"$ ", ts=T0 + 0.1)
+    w.resize(100, 30, ts=T0 + 1)
+    w.close(reason="exit", ts=T0 + 2)
+    header, events = asciicast.decode(replay.to_asciicast(read_events(w.path)))
+    assert (header.width, header.height) == (132, 43)
+    assert [e.data for e in events if e.code == "r"] == ["100x30"]
 
 
 def test_parse_since() -> None:

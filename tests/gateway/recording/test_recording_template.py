@@ -80,7 +80,7 @@ def test_decided_is_canonical_and_chained(
         "text": recorder.redactor.redact_sql(text),
         "sha256": hashlib.sha256(raw).hexdigest(),
         "categories": sorted(categories),
-        "objects": objects,
+        "objects": recorder.redactor.redact_all(objects),  # COPY ... PROGRAM 'PGPASSWORD=...'
         "verdict": decision.value,
         "allowed": allowed,
         "rule": rule,
@@ -106,7 +106,7 @@ def test_completed_is_canonical_and_chained(recorder: Recorder, tag: str, durati
         "ts": event["ts"],
         "prev": _prev_hash(w.path),
         "tag": tag,
-        "rows": int(count) if count.isdigit() else None,
+        "rows": int(count) if count.isascii() and count.isdigit() else None,
         "duration_ms": round(duration, 3),
         "sqlstate": None,
         "error": None,

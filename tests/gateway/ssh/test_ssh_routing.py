@@ -33,6 +33,13 @@ def test_split_login() -> None:
     assert split_login("alice:web") == ("alice", "web")
     assert split_login("alice") == ("alice", None)
     assert split_login("alice:") == ("alice", "")
+    targets = {"web", "db"}
+    assert split_login("alice@web", targets) == ("alice", "web")
+    assert split_login("alice:web", targets) == ("alice", "web")
+    # An address-like user name stays whole unless its last part is a target.
+    assert split_login("alice@corp.example", targets) == ("alice@corp.example", None)
+    assert split_login("alice@corp.example@db", targets) == ("alice@corp.example", "db")
+    assert split_login("@web", targets) == ("@web", None)
 
 
 def test_single_target_may_be_omitted() -> None:

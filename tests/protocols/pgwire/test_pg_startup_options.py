@@ -163,3 +163,25 @@ def test_option_names_are_matched_case_insensitively() -> None:
         resolve({"options": "-c ROLE=postgres"})
     with pytest.raises(StartupRefused, match="standard_conforming_strings=off"):
         resolve({"Standard_Conforming_Strings": "off"})
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"search_path": "public, pg_catalog"},
+        {"options": r"-c search_path=app,pg_catalog"},
+        {"options": r"-c search_path=public,\ pg_catalog"},
+    ],
+)
+def test_search_path_shadowing_builtins_refused(params: dict[str, str]) -> None:
+    """As with SET (where it is `unknown`): pg_catalog after another schema lets a user's
+    operator or function named like a built-in win over it."""
+    with pytest.raises(StartupRefused, match="search_path"):
+        resolve(params)
+
+
+@pytest.mark.parametrize(
+    "value", ["public", "app, public", '"$user", public', "pg_catalog, public"]
+)
+def test_ordinary_search_path_passes(value: str) -> None:
+    assert resolve({"search_path": value}).upstream == {"search_path": value}

@@ -130,7 +130,8 @@ def test_objects() -> None:
 
 
 def test_quoted_identifiers_are_case_sensitive() -> None:
-    assert cats('SELECT "PG_READ_FILE"(1)') == {"read"}
+    # Quoted upper case is another function (not the built-in): unknown, not export.
+    assert cats('SELECT "PG_READ_FILE"(1)') == {"read", "unknown"}
     assert "export" in cats("SELECT PG_READ_FILE(1)")
     assert "export" in cats('SELECT U&"\\0070g_read_file"(1)')
 
@@ -216,7 +217,7 @@ def test_functions_by_prefix_and_attribute_notation() -> None:
     assert "export" in cats("SELECT * FROM pg_ls_tmpdir()")
     assert "admin" in cats("SELECT pg_drop_replication_slot('s')")
     assert "export" in cats("SELECT t.pg_read_file FROM t")
-    assert cats("SELECT my_func(1)") == {"read"}
+    assert cats("SELECT my_func(1)") == {"read", "unknown"}  # not built in: invariant 10
 
 
 def test_catalog_writes() -> None:
@@ -376,3 +377,37 @@ def test_unreadable_option_argument_counts_as_on() -> None:
     # the grammar gives EXPLAIN options only String/Integer/Float arguments; anything else
     # reads as None, which _explain treats as ANALYZE on (the stricter reading)
     assert defelem_text({"TypeName": {}}) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT public.cleanup()",
+        "SELECT cleanup()",
+        "SELECT evil.lower('x')",  # a user's function named like a built-in
+        "SELECT \"Lower\"('x')",
+        "INSERT INTO t VALUES (my_default())",
+        "SELECT * FROM my_srf()",
+        "SELECT my_agg(x) FROM t",
+        "SELECT count(*) OVER (), my_window() OVER () FROM t",
+        "CREATE TABLE t2 (id int DEFAULT my_default())",
+        "UPDATE t SET a = my_func(a) WHERE id = 1",
+    ],
+)
+def test_a_call_of_a_function_postgres_does_not_ship_is_unknown(text: str) -> None:
+    """Invariant 10: without the target's catalog, what a user's function runs is unknown."""
+    assert "unknown" in cats(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT lower('X'), now(), count(*), coalesce(a, 0) FROM t",
+        "SELECT pg_catalog.lower('x'), information_schema._pg_expandarray(ARRAY[1])",
+        "SELECT extract(year FROM now()), position('a' IN 'abc'), substring('abc' FROM 2)",
+        "SELECT trim(both ' ' FROM ' a '), overlay('abc' PLACING 'x' FROM 2), now() AT TIME ZONE 'UTC'",
+        "SELECT gen_random_uuid(), nextval('s'), jsonb_build_object('a', 1), string_agg(a, ',') FROM t",
+    ],
+)
+def test_built_in_functions_stay_read(text: str) -> None:
+    assert cats(text) == {"read"}

@@ -63,13 +63,13 @@ def valid(result: Classification) -> bool:
     return result.benign or bool(result.reasons)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.text())
 def test_never_raises_on_any_text(text: str) -> None:
     assert valid(classify_sql(text))
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.binary())
 def test_random_bytes_give_unknown_or_valid(data: bytes) -> None:
     for text in (data.decode("utf-8", "replace"), data.decode("utf-8", "surrogateescape")):
@@ -77,7 +77,7 @@ def test_random_bytes_give_unknown_or_valid(data: bytes) -> None:
         assert valid(result)
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(SQL_TOKENS), max_size=25).map(" ".join))
 def test_sql_like_token_soup(text: str) -> None:
     result = classify_sql(text)
@@ -86,7 +86,7 @@ def test_sql_like_token_soup(text: str) -> None:
     assert classify_sql(text, LexingState(False)).categories == {Category.UNKNOWN}
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(
     st.sampled_from(ALLOWED),
     st.sampled_from(SEPARATORS),
