@@ -12,11 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway import metrics
+from gateway import metrics, telling
 from gateway.model import Action, ActionKind, Decision, Notify, Outcome, Session, Verdict
-from protocols.classification import Classification
+from protocols.classification import Category, Classification
 from protocols.shell.state import INITIAL, ShellState
 from protocols.sql import LexingState, SqlClassifierCache
+from protocols.sql.syntax import syntax_problem
 
 if TYPE_CHECKING:
     from gateway.policy import Policy
@@ -91,6 +92,14 @@ class SessionContext:
     terminal: bool = False
     #: Actions decided in this context (a session's statement count; SSH sums channels).
     decided: int = 0
+    #: Tells the client with separate DETAIL/HINT fields (Postgres NOTICE); else `notify`.
+    notice: Callable[[telling.Told], Awaitable[None]] | None = None
+
+    async def tell(self, told: telling.Told) -> None:
+        if self.notice is not None:
+            await self.notice(told)
+        else:
+            await self.notify(told.as_text())
 
 
 def _advance(ctx: SessionContext, after: ShellState | None, outcome: Outcome) -> Outcome:
@@ -106,12 +115,9 @@ class RefuseAllReviews:
     async def review(
         self, ctx: SessionContext, action: Action, classification: Classification, verdict: Verdict
     ) -> Outcome:
+        told = telling.no_approver(classification, verdict)
         return Outcome(
-            False,
-            classification,
-            verdict,
-            f"airlock: approval required ({', '.join(sorted(classification.categories))}; "
-            f"rule {verdict.rule}) and no approval channel is configured",
+            False, classification, verdict, told.message, detail=told.detail, hint=told.hint
         )
 
 
@@ -140,6 +146,34 @@ def classify_stateful(
         extra = fed_stdin_code(action.text) if terminal else exec_stdin_code(action.text)
         return (classification if extra is None else classification.merge(extra)), state
     return Classification.unknown(f"no classifier for {action.kind}"), None
+
+
+def policy_denial(classification: Classification, verdict: Verdict) -> Outcome:
+    told = telling.policy_denied(classification, verdict)
+    return Outcome(False, classification, verdict, told.message, detail=told.detail, hint=told.hint)
+
+
+def syntax_error(action: Action, ctx: SessionContext, c: Classification) -> Outcome | None:
+    """SQL text the server's own grammar rejects (under a modelled lexing state) is answered
+    at once as the 42601 it is, never held: it cannot run (protocols.sql.syntax). Only text
+    the classifier could not read is tried, so the hot path never parses twice."""
+    if action.classification is not None or action.kind not in (ActionKind.QUERY, ActionKind.PARSE):
+        return None
+    if Category.UNKNOWN not in c.categories:
+        return None
+    problem = syntax_problem(action.text, ctx.lexing)
+    if problem is None:
+        return None
+    told = telling.syntax_error(problem.message)
+    return Outcome(
+        False,
+        c,
+        Verdict(Decision.DENY, "syntax-error", f"not sent: {problem.message}"),
+        told.message,
+        sqlstate="42601",
+        detail=told.detail,
+        position=problem.position,
+    )
 
 
 #: One process-wide exact-text cache (text + lexing state); policy is applied after it, so
@@ -177,6 +211,9 @@ class Checkpoint:
             return self._finish(ctx, action, cached, None)
         try:
             classification, after = classify_stateful(action, ctx)
+            not_sql = syntax_error(action, ctx, classification)
+            if not_sql is not None:
+                return self._finish(ctx, action, not_sql, None)
             verdict = self.policy.evaluate(ctx.session, action, classification)
         except Exception as exc:  # fail closed on anything unexpected
             return self._failed(exc)
@@ -184,8 +221,7 @@ class Checkpoint:
             allowed = Outcome(True, classification, verdict)
             return _advance(ctx, after, self._finish(ctx, action, allowed, key))
         if verdict.decision is Decision.DENY:
-            message = f"airlock: denied by rule {verdict.rule}: {verdict.reason}"
-            return self._finish(ctx, action, Outcome(False, classification, verdict, message), None)
+            return self._finish(ctx, action, policy_denial(classification, verdict), None)
         return self._review(ctx, action, classification, verdict, after)
 
     async def decide(self, ctx: SessionContext, action: Action) -> Outcome:

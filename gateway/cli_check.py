@@ -106,6 +106,11 @@ class Checker:
                 if len(self._cache) >= _CACHE_LIMIT:
                     self._cache.clear()
                 self._cache[key] = classification
+        from gateway.checkpoint import syntax_error
+
+        not_sql = syntax_error(action, self._context(session=session), classification)
+        if not_sql is not None:  # answered as the server's syntax error, never reviewed
+            return classification, not_sql.verdict
         return classification, self.policy.evaluate(session, action, classification)
 
 

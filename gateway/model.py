@@ -109,6 +109,12 @@ class Outcome:
     message: str = ""  # shown to the client when refused (or a notice when allowed late)
     request_id: str | None = None
     sqlstate: str = "42501"
+    #: The standard DETAIL and HINT fields (Postgres): what happened (starting with one of
+    #: the stable prefixes of docs/approvals.md), and what the agent can do about it.
+    detail: str = ""
+    hint: str = ""
+    #: 1-based character position of a syntax error in the statement (0: none).
+    position: int = 0
 
 
 #: A relay supplies this so the checkpoint can tell a waiting client what is going on.

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway import metrics
+from gateway import metrics, telling
 from gateway.approvals import accounting
 from gateway.approvals.config import ApprovalsConfig
 from gateway.model import Action, Identity, Outcome, ReviewMode, Verdict
@@ -228,7 +228,7 @@ class Broker:
             rule=doc["rule"],
             mode=doc["mode"],
         )
-        await self._tell_client(ctx, doc)
+        await self._tell_client(ctx, doc, classification, verdict)
         url = self.approval_url(doc["id"])
         for notifier in self.notifiers:
             self._spawn(
@@ -241,7 +241,16 @@ class Broker:
                 f"send the same statement again (usable once, within "
                 f"{_minutes(self.config.retry_ttl_s)} of approval)"
             )
-            return Outcome(False, classification, verdict, message, request_id=doc["id"])
+            told = telling.held(classification, verdict, doc["id"], url, doc["expires_at"], True)
+            return Outcome(
+                False,
+                classification,
+                verdict,
+                message,
+                request_id=doc["id"],
+                detail=told.detail,
+                hint=told.hint,
+            )
         return await self._hold(ctx, doc, classification, verdict)
 
     def _new_request(
@@ -295,19 +304,23 @@ class Broker:
             "used": False,
         }
 
-    async def _tell_client(self, ctx: SessionContext, doc: dict[str, Any]) -> None:
+    async def _tell_client(
+        self, ctx: SessionContext, doc: dict[str, Any], c: Classification, verdict: Verdict
+    ) -> None:
+        url = self.approval_url(doc["id"])
         text = (
             f"airlock: approval required for {', '.join(doc['categories']) or 'this action'} "
-            f"(request {doc['id']}, rule {doc['rule']}); approve at "
-            f"{self.approval_url(doc['id'])}; "
+            f"(request {doc['id']}); approve at {url}; "
             + (
                 f"waiting up to {_minutes(doc['timeout_s'])}"
                 if doc["mode"] == ReviewMode.HOLD.value
                 else f"the request stays open for {_minutes(doc['timeout_s'])}"
             )
         )
+        retry = doc["mode"] != ReviewMode.HOLD.value
+        told = telling.held(c, verdict, doc["id"], url, doc["expires_at"], retry)
         try:
-            await ctx.notify(text)
+            await ctx.tell(telling.Told(text, told.detail, told.hint))
         except Exception:  # the client may be gone; the hold itself decides what happens
             log.warning("could not notify session %s of request %s", ctx.session.id, doc["id"])
 
@@ -331,7 +344,14 @@ class Broker:
             raise
         finally:
             self._waiters.pop(request_id, None)
-        return self._outcome(ctx, final, c, verdict)
+        outcome = self._outcome(ctx, final, c, verdict)
+        if outcome.allowed:  # the agent learns who approved before the result arrives
+            told = telling.approved(request_id, str(final.get("decided_by", "")))
+            try:
+                await ctx.tell(told)
+            except Exception:
+                log.warning("could not notify session %s of approval", ctx.session.id)
+        return outcome
 
     async def _wait(
         self, future: asyncio.Future[dict[str, Any]], doc: dict[str, Any]
@@ -389,7 +409,25 @@ class Broker:
         # admin_shutdown), so clients know that retrying elsewhere makes sense.
         shutdown = state == WITHDRAWN and self._closing is not None
         sqlstate = "57P01" if shutdown else "42501"
-        return Outcome(False, c, verdict, message, request_id=rid, sqlstate=sqlstate)
+        told = telling.decided(
+            c,
+            verdict,
+            rid,
+            state,
+            doc.get("decided_by", ""),
+            doc.get("decision_reason", ""),
+            self.approval_url(rid),
+        )
+        return Outcome(
+            False,
+            c,
+            verdict,
+            message,
+            request_id=rid,
+            sqlstate=sqlstate,
+            detail=told.detail,
+            hint=told.hint,
+        )
 
     async def _retry_lookup(
         self, ctx: SessionContext, action: Action, c: Classification, verdict: Verdict
@@ -409,7 +447,10 @@ class Broker:
         if doc["state"] == PENDING and now < doc["expires_at"]:
             url = self.approval_url(rid)
             message = f"airlock: request {rid} is still waiting for approval at {url}"
-            return Outcome(False, c, verdict, message, request_id=rid)
+            told = telling.held(c, verdict, rid, url, doc["expires_at"], True)
+            return Outcome(
+                False, c, verdict, message, request_id=rid, detail=told.detail, hint=told.hint
+            )
         if doc["state"] != APPROVED or doc["used"]:
             return None
         if now > (doc["decided_at"] or 0) + self.config.retry_ttl_s:
@@ -422,6 +463,10 @@ class Broker:
         self._record(
             ctx, rid, APPROVED, doc.get("decided_by", ""), "approved retry used", retry=True
         )
+        try:
+            await ctx.tell(telling.approved(rid, str(doc.get("decided_by", ""))))
+        except Exception:
+            log.warning("could not notify session %s of approval", ctx.session.id)
         return Outcome(True, c, verdict, request_id=rid)
 
     async def _live_window(

@@ -15,14 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gateway import audit, metrics
+from gateway import audit, metrics, telling
 from gateway.audit import Event, session_fields
 from gateway.checkpoint import Checkpoint, SessionContext
 from gateway.config import Config, Target, is_loopback
 from gateway.identity.authenticator import Authenticator
 from gateway.identity.sessions import SessionRegistry
 from gateway.limits import ConnectionLimiter
-from gateway.model import Identity, Session, SessionStats, WireProtocol
+from gateway.model import Action, ActionKind, Identity, Session, SessionStats, WireProtocol
 from gateway.postgres import upstream as up
 from gateway.postgres.relay import PgRelay
 from gateway.postgres.startup import StartupRefused, resolve
@@ -31,6 +31,7 @@ from gateway.recording.writer import TranscriptFactory, TranscriptWriter
 from gateway.store.base import SessionRow, Store
 from protocols.pgwire import messages as m
 from protocols.pgwire.auth import AuthFailed, ScramKeys, ScramServerExchange, mock_keys
+from protocols.sql import LexingState
 
 log = logging.getLogger("airlock.postgres")
 
@@ -239,7 +240,7 @@ class PostgresGateway:
         tls: bool,
         peer_host: str,
         client_addr: str,
-    ) -> tuple[Session, up.Upstream, SessionContext] | None:
+    ) -> tuple[Session, up.Upstream, SessionContext, str] | None:
         settings = self.config.postgres
         params = startup.params
         user = params.get("user", "")
@@ -333,7 +334,7 @@ class PostgresGateway:
             node=self.config.node,
         )
         ctx = SessionContext(session=session, lexing=startup_settings.lexing)
-        return session, upstream, ctx
+        return session, upstream, ctx, startup_settings.encoding
 
     async def _relay(
         self,
@@ -342,6 +343,7 @@ class PostgresGateway:
         session: Session,
         upstream: up.Upstream,
         ctx: SessionContext,
+        encoding: str,
     ) -> None:
         target = self.config.targets[session.target]
         stats = SessionStats()
@@ -377,7 +379,12 @@ class PostgresGateway:
             if relay.client is not None and not relay.client.is_closing():
                 relay.to_client(m.notice_response(text))
 
+        async def notice(told: telling.Told) -> None:
+            if relay.client is not None and not relay.client.is_closing():
+                relay.to_client(m.notice_response(told.message, told.detail, hint=told.hint))
+
         ctx.notify = notify
+        ctx.notice = notice
         self.live[key] = _Live(target, upstream.pid, upstream.secret, relay)
         session_metrics = metrics.session_started("postgres", session.target)
         audit.emit(Event.SESSION_START, **session_fields(session))
@@ -392,9 +399,15 @@ class PostgresGateway:
         )
         try:
             hello = [m.auth_ok(), *upstream.params, *upstream.notices]
+            write = client_writer(writer.transport)
+            if encoding:
+                write(b"".join(hello))  # the client may get notices while policy decides
+                hello = await self._startup_encoding(ctx, upstream, encoding, write)
+                if not hello:
+                    return
             hello.append(m.backend_key_data(upstream.pid, secret))
             hello.append(m.ready_for_query(upstream.status))
-            client_writer(writer.transport)(b"".join(hello))  # TLS records libpq reads whole
+            write(b"".join(hello))  # TLS records libpq reads whole
             # Bytes the startup streams read past the handshake belong to the relay now.
             client_leftover = _drain_buffer(reader)
             upstream_leftover = _drain_buffer(upstream.reader)
@@ -412,6 +425,51 @@ class PostgresGateway:
             if self.limiter is not None:
                 self.limiter.release(session.identity.user, session.target)
             await self._finish(session, stats, ctx, session_metrics)
+
+    async def _startup_encoding(
+        self,
+        ctx: SessionContext,
+        upstream: up.Upstream,
+        encoding: str,
+        write: Callable[[bytes], None],
+    ) -> list[bytes]:
+        """A non-UTF-8 client_encoding from the startup packet goes to policy as the SET it
+        amounts to (recorded as that statement), the same way as when it is sent later:
+        allowed, it is set upstream and the session's lexing state becomes unmodelled (every
+        statement `unknown`); refused, the connection ends with the refusal (FATAL). Returns
+        the ParameterStatus messages to send on, or [] when the session is over."""
+        literal = "'" + encoding.replace("'", "''") + "'"
+        text = f"SET client_encoding = {literal}"
+        action = Action(ActionKind.QUERY, text.encode(), text)
+
+        async def notice(told: telling.Told) -> None:
+            write(m.notice_response(told.message, told.detail, hint=told.hint))
+
+        saved, ctx.notice = ctx.notice, notice
+        try:
+            outcome = await self.checkpoint.decide(ctx, action)
+        finally:
+            ctx.notice = saved
+        if not outcome.allowed:
+            fatal = m.error_response(
+                outcome.sqlstate, outcome.message, "FATAL", outcome.detail, outcome.hint
+            )
+            write(fatal)
+            return []
+        upstream.writer.write(m.query(text))
+        params: list[bytes] = []
+        while True:
+            kind, msg = await up.read_message(upstream.reader)
+            if kind in (ord("S"), ord("N")):  # the new client_encoding, and any notice
+                params.append(msg)
+            elif kind == ord("E"):
+                fields = m.parse_fields(msg)
+                write(m.error_response(fields.get("C", "22023"), fields.get("M", "?"), "FATAL"))
+                return []
+            elif kind == ord("Z"):
+                break
+        ctx.lexing = LexingState(ctx.lexing.standard_conforming_strings, encoding)
+        return params
 
     async def _finish(
         self,

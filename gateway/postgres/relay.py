@@ -14,20 +14,25 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from gateway import telling
 from gateway.checkpoint import SQL_CACHE, Checkpoint, SessionContext
 from gateway.model import Action, ActionKind, Decision, Outcome, SessionStats, Verdict
+from gateway.postgres.refusal import own_error, refusal_sql
 from gateway.postgres.tlswrite import client_writer
 from gateway.recording.writer import RecorderError, RowSampler, TranscriptWriter
 from protocols.classification import Category, Classification
 from protocols.pgwire import messages as m
 from protocols.sql import LexingState
 from protocols.sql.context import SqlEffects, apply_prepared
+from protocols.sql.reason import stated_reason
 
 log = logging.getLogger("airlock.postgres")
 
@@ -41,20 +46,10 @@ _UNSETTLED = Classification.unknown(
     "an earlier statement in this batch changes standard_conforming_strings or "
     "client_encoding; statements before its Sync cannot be classified"
 )
+_REASON = re.compile(rb"(?i)airlock\.reason")
+_REASON_STAND_IN = m.query("SET airlock.reason TO DEFAULT")
 _PREPARED_STATEMENTS = frozenset({"PrepareStmt", "DeallocateStmt", "DiscardStmt"})
 _EFFECT_STATEMENTS = _PREPARED_STATEMENTS | {"VariableSetStmt"}
-
-
-def refusal_sql(message: str, sqlstate: str = "42501") -> bytes:
-    """A DO block that fails with our message: the server applies real-error semantics."""
-    text = message.encode("ascii", "replace").decode().replace("\0", "")
-    tag = "airlock_" + secrets.token_hex(4)
-    while tag in text:
-        tag = "airlock_" + secrets.token_hex(4)
-    return (
-        f"DO ${tag}$BEGIN RAISE EXCEPTION USING ERRCODE = '{sqlstate}', "
-        f"MESSAGE = ${tag}m${text}${tag}m$; END${tag}$"
-    ).encode()
 
 
 class _Side(asyncio.Protocol):
@@ -131,6 +126,10 @@ class PgRelay:
         # for (SQL PREPARE shares the protocol's namespace; a Parse of an existing name may
         # fail and leave the old one): each of their Executes is decided on its own.
         self._unvouched: set[str] = set()
+        # Marks the errors that answer the relay's own refusal statements (refusal_sql):
+        # secret, so a client's own DO block cannot have its error fields rewritten.
+        self._mark = "airlock_" + secrets.token_hex(12)
+        self._mark_field = b"s" + self._mark.encode() + b":"
 
     # --- wiring ---------------------------------------------------------------------
 
@@ -196,6 +195,8 @@ class PgRelay:
                     self._suspend(out, msgs[index:], self._lexing_settles)
                     return
                 try:
+                    if kind == Q and _REASON.search(msg) and self._take_reason(out, msg):
+                        continue
                     action = self._action(kind, msg)
                 except m.ProtocolError as exc:
                     self.fail_client("08P01", f"airlock: {exc}")
@@ -256,6 +257,31 @@ class PgRelay:
                     self._in_flight += 1
                 out.append(msg)
         self._write_upstream(out)
+
+    def _take_reason(self, out: list[bytes], msg: bytes) -> bool:
+        """``SET airlock.reason = '...'`` alone in a Query: recorded, kept for the approval
+        requests that follow, never forwarded nor held. In its place the server gets
+        ``SET airlock.reason TO DEFAULT`` (the setting has no value there): its answer is
+        the one the client expects, in order, with a real SET's effect in an aborted
+        transaction."""
+        if self._lexing_unsettled:
+            return False
+        reason = stated_reason(self._decode(m.query_text(msg)), self.ctx.lexing)
+        if reason is None:
+            return False
+        try:
+            if self._transcript is not None:
+                self._transcript.reason(reason)
+            elif self.ctx.recorder is not None:
+                self.ctx.recorder.write("reason", reason=reason)
+        except Exception as exc:
+            log.exception("cannot record the stated reason")
+            self.fail_client("58030", f"airlock: refused: the transcript cannot be written ({exc})")
+            return True
+        self.ctx.session = dataclasses.replace(self.ctx.session, reason=reason)
+        out.append(_REASON_STAND_IN)
+        self._in_flight += 1
+        return True
 
     def _recheck(self, msg: bytes) -> Action | None:
         """The action an Execute runs, if it must be decided again (older policy, or its
@@ -414,7 +440,13 @@ class PgRelay:
             if kind == P and not self._lexing_unsettled:
                 self._lexing_unsettled = self._changes_lexing(action.text, outcome.classification)
             return
-        refusal = refusal_sql(outcome.message or "airlock: refused", outcome.sqlstate)
+        refusal = refusal_sql(
+            outcome.message or "airlock: refused",
+            outcome.sqlstate,
+            outcome.detail,
+            outcome.hint,
+            f"{self._mark}:{outcome.position}",
+        )
         if kind in (P, E_):
             out.append(m.parse("", refusal) + m.bind_unnamed() + m.execute_unnamed())
             self._swallow += 2
@@ -511,6 +543,7 @@ class PgRelay:
             Verdict(Decision.DENY, "client-cancel", "cancelled by the client while held"),
             "airlock: canceling statement due to user request (the approval request is withdrawn)",
             sqlstate="57014",
+            detail=f"{telling.WITHDRAWN} The client cancelled the statement while it was held.",
         )
         self._continue(outcome)
         return True
@@ -542,6 +575,10 @@ class PgRelay:
         keep: list[bytes] | None = None  # built only once a message must be dropped
         on_result = self.on_result
         for index, (kind, msg) in enumerate(msgs):
+            if kind == E_ and self._mark_field in msg:
+                msg = self._own_error(msg)
+                if keep is None:
+                    keep = [msg for _, msg in msgs[:index]]
             if self._drop and kind == self._drop[0]:
                 self._drop.popleft()  # an answer to the gateway's own statement
                 if keep is None:
@@ -581,6 +618,9 @@ class PgRelay:
             self.to_client(data)  # the common case: forward the read as it came
         elif msgs:
             self.to_client(b"".join(msg for _, msg in msgs))
+
+    def _own_error(self, msg: bytes) -> bytes:
+        return own_error(msg, self._mark_field[1:])
 
     # --- bounded result-row samples (recording.rows_limit / rows_bytes_limit) --------
 

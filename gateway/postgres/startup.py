@@ -2,8 +2,9 @@
 
 Startup parameters and `-c` options set server settings before the first statement, out of
 the checkpoint's sight, so only a short list of harmless ones passes. Settings that change
-lexing (`standard_conforming_strings`, `client_encoding`) are refused unless they keep the
-state the classifier models, and `airlock.reason` is the agent's stated reason.
+lexing are refused (`standard_conforming_strings` off) or put to policy like the same SET
+mid-session (a non-UTF-8 `client_encoding`: `tamper`), and `airlock.reason` is the agent's
+stated reason.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from protocols.sql import LexingState
 from protocols.sql.binding import shadows_catalog
+from protocols.sql.lexing import is_utf8
 
 #: Settings a client may set at startup. Lowercased names (the server folds them too).
 PASSABLE = frozenset(
@@ -59,6 +61,9 @@ class StartupSettings:
     reason: str
     lexing: LexingState
     application_name: str
+    #: A non-UTF-8 client_encoding the client asked for: the listener puts it to policy
+    #: as ``SET client_encoding`` before the session starts ('' when none).
+    encoding: str = ""
 
 
 def split_options(options: str) -> list[str]:
@@ -101,6 +106,11 @@ def parse_options(options: str) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise StartupRefused(f"startup option {item!r} must be name=value")
+        if name.lower() == REASON_KEY:
+            # README's form, PGOPTIONS='-c airlock.reason=rotate keys', works as written:
+            # the reason takes the words up to the next option (it never goes upstream).
+            while i < len(words) and not words[i].startswith("-"):
+                value, i = f"{value} {words[i]}", i + 1
         settings[name.replace("-", "_")] = value
     return settings
 
@@ -115,6 +125,7 @@ def resolve(params: dict[str, str]) -> StartupSettings:
     merged = {k: v for k, v in params.items() if k not in IGNORED}
     merged.update(parse_options(params.get("options", "")))
     reason = ""
+    encoding = ""
     upstream: dict[str, str] = {}
     lexing = LexingState()
     for name, value in merged.items():
@@ -139,12 +150,11 @@ def resolve(params: dict[str, str]) -> StartupSettings:
                 "functions and operators would shadow the built-ins; set it with SET after "
                 "connecting, where policy sees it"
             )
-        elif key == "client_encoding":
-            lexing = LexingState(True, value)
-            if not lexing.modelable:
-                raise StartupRefused(
-                    f"client_encoding {value!r} is refused: Airlock classifies UTF-8 only "
-                    "(set PGCLIENTENCODING=UTF8)"
-                )
+        elif key == "client_encoding" and not is_utf8(value):
+            # Decided by policy once the session exists, exactly like the same SET sent
+            # mid-session (`tamper`); until then the upstream speaks UTF-8.
+            encoding = value
+            upstream[name] = "UTF8"
+            continue
         upstream[name] = value
-    return StartupSettings(upstream, reason, lexing, merged.get("application_name", ""))
+    return StartupSettings(upstream, reason, lexing, merged.get("application_name", ""), encoding)

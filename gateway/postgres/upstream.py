@@ -42,7 +42,7 @@ def tls_context(target: Target) -> ssl.SSLContext | None:
     return ctx
 
 
-async def _read_message(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+async def read_message(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     header = await reader.readexactly(5)
     length = int.from_bytes(header[1:5], "big")
     if length < 4 or length > 1 << 24:
@@ -93,7 +93,7 @@ async def _connect(target: Target, params: dict[str, str]) -> Upstream:
         notices: list[bytes] = []
         pid = secret = 0
         while True:
-            kind, msg = await _read_message(reader)
+            kind, msg = await read_message(reader)
             if kind == ord("R"):
                 code, payload = m.parse_auth(msg)
                 try:

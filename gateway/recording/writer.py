@@ -421,6 +421,10 @@ class TranscriptWriter:
         extra["error"] = None if error is None else self._scrub(error)
         return self._event("result", extra)
 
+    def reason(self, reason: str, **extra: object) -> str:
+        """The agent's stated reason for what follows (SET airlock.reason), redacted."""
+        return self._event("reason", {"reason": self._rec.redactor.redact_text(reason), **extra})
+
     def notice(self, message: str, severity: str = "NOTICE", **extra: object) -> str:
         return self.write("notice", severity=severity, message=self._scrub(message), **extra)
 

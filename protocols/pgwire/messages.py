@@ -326,11 +326,34 @@ def error_response(
     return message(b"E", _fields(fields))
 
 
-def notice_response(text: str, detail: str | None = None, sqlstate: str = "00000") -> bytes:
+def notice_response(
+    text: str, detail: str | None = None, sqlstate: str = "00000", hint: str | None = None
+) -> bytes:
     fields = {"S": "NOTICE", "V": "NOTICE", "C": sqlstate, "M": text}
     if detail:
         fields["D"] = detail
+    if hint:
+        fields["H"] = hint
     return message(b"N", _fields(fields))
+
+
+def raw_fields(msg: bytes) -> list[tuple[int, bytes]]:
+    """An ErrorResponse's / NoticeResponse's fields as (code, raw value), in order."""
+    fields: list[tuple[int, bytes]] = []
+    pos = 5
+    while pos < len(msg) and msg[pos] != 0:
+        end = msg.find(b"\0", pos + 1)
+        if end < 0:
+            raise ProtocolError("unterminated field in an error or notice")
+        fields.append((msg[pos], msg[pos + 1 : end]))
+        pos = end + 1
+    return fields
+
+
+def with_fields(msg: bytes, fields: list[tuple[int, bytes]]) -> bytes:
+    """A message of ``msg``'s type ('E' or 'N') with exactly these fields."""
+    body = b"".join(bytes([code]) + value + b"\0" for code, value in fields)
+    return message(msg[:1], body + b"\0")
 
 
 def negotiate_protocol_version(minor: int, unrecognized: list[str]) -> bytes:

@@ -244,9 +244,41 @@ def _insert_merge(v: Node, ctx: Ctx) -> bool:
 def _select(v: Node, ctx: Ctx) -> bool:
     ctx.add(Category.READ)
     if "intoClause" in v:
-        ctx.add(Category.DDL, "SELECT INTO creates a table")
+        if not _temp_relation(v["intoClause"]["rel"]):
+            ctx.add(Category.DDL, "SELECT INTO creates a table")
         ctx.add(Category.WRITE)
     return False
+
+
+def _temp_relation(rv: Node) -> bool:
+    """A relation created in the session's own temporary schema: it is gone when the
+    session ends and no other session sees it, so creating it is ``write``, not ``ddl``.
+    ``TEMP`` with no schema or ``pg_temp``, or an explicit ``pg_temp.`` (the server refuses
+    TEMP in another schema; ``pg_temp_N`` may name another session's schema: not temp)."""
+    if rv.get("catalogname"):
+        return False
+    schema = rv.get("schemaname")
+    if rv.get("relpersistence") == "t":
+        return schema is None or schema == "pg_temp"
+    return schema == "pg_temp"
+
+
+def _create_relation(statement: str, key: str) -> Handler:
+    """CREATE TABLE / VIEW / SEQUENCE: ``ddl``, or ``write`` for a session-local (temp)
+    relation that neither inherits from nor is a partition of another table. Either way the
+    walk goes on into column defaults, the view's query, ``LIKE``: what they call or read
+    is classified as usual (a temp view over ``pg_read_file`` is still ``export``)."""
+    entry = T.STATEMENTS[statement]
+
+    def handler(v: Node, ctx: Ctx) -> bool:
+        session_local = _temp_relation(v[key])
+        if session_local and not v.get("inhRelations") and not v.get("partbound"):
+            ctx.add(Category.WRITE)
+        else:
+            ctx.add_entry(entry)
+        return False
+
+    return handler
 
 
 def _copy(v: Node, ctx: Ctx) -> bool:
@@ -421,7 +453,8 @@ def _vacuum(v: Node, ctx: Ctx) -> bool:
 
 
 def _create_table_as(v: Node, ctx: Ctx) -> bool:
-    ctx.add(Category.DDL, "CREATE TABLE/MATERIALIZED VIEW AS creates a relation")
+    if not _temp_relation(v["into"]["rel"]) or v.get("objtype") != "OBJECT_TABLE":
+        ctx.add(Category.DDL, "CREATE TABLE/MATERIALIZED VIEW AS creates a relation")
     ctx.add(Category.WRITE)
     if v.get("objtype") == "OBJECT_MATVIEW":  # REFRESH runs the query again, unreviewed
         ctx.binding = True
@@ -466,6 +499,9 @@ def _simple(entry: T.Entry) -> Handler:
 
 _STATEMENT_HANDLERS: dict[str, Handler | None] = {
     **{name: _simple(entry) for name, entry in T.STATEMENTS.items()},
+    "CreateStmt": _create_relation("CreateStmt", "relation"),
+    "ViewStmt": _create_relation("ViewStmt", "view"),
+    "CreateSeqStmt": _create_relation("CreateSeqStmt", "sequence"),
     "SelectStmt": _select,
     "InsertStmt": _insert_merge,
     "MergeStmt": _insert_merge,

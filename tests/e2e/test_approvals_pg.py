@@ -227,7 +227,13 @@ async def test_an_approval_covers_one_execution_of_a_prepared_statement(
         approvals.gw.dsn("alice", "trusty"), autocommit=True
     )
     notices: asyncio.Queue[str] = asyncio.Queue()
-    conn.add_notice_handler(lambda d: notices.put_nowait(d.message_primary or ""))
+    # Held notices only (an approval is announced by a notice too).
+    conn.add_notice_handler(
+        lambda d: (
+            (d.message_detail or "").startswith("airlock: held.")
+            and notices.put_nowait(d.message_primary or "")
+        )
+    )
     auth = {"Authorization": aiohttp.encode_basic_auth("bob", PASSWORDS["bob"])}
     seen: list[str] = []
     try:

@@ -77,7 +77,7 @@ def _check(run: subprocess.Popen[str], clients: int) -> int:
 def test_reload_under_pgbench_fails_nothing(loaded: tuple[Daemon, dict[str, object]]) -> None:
     daemon, data = loaded
     live = psycopg.connect(daemon.dsn(target="bench"), autocommit=True)
-    live.execute("CREATE TEMP TABLE before_reload (x int)")  # ddl allowed before
+    live.execute("CREATE TABLE IF NOT EXISTS before_reload (x int)")  # ddl allowed before
     policies = [
         {"rules": [NO_DDL, *POLICY["rules"]]},  # odd reloads deny DDL
         POLICY,
@@ -97,7 +97,7 @@ def test_reload_under_pgbench_fails_nothing(loaded: tuple[Daemon, dict[str, obje
 
     # A session that was open all along sees the new policy on its next statement.
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="denied by rule no-ddl"):
-        live.execute("CREATE TEMP TABLE after_reload (x int)")
+        live.execute("CREATE TABLE IF NOT EXISTS after_reload (x int)")
     assert live.execute("SELECT count(*) FROM pgbench_branches").fetchone() == (1,)
     live.close()
     # And a new session too.
@@ -105,7 +105,7 @@ def test_reload_under_pgbench_fails_nothing(loaded: tuple[Daemon, dict[str, obje
         psycopg.connect(daemon.dsn(target="bench"), autocommit=True) as fresh,
         pytest.raises(psycopg.errors.InsufficientPrivilege, match="no-ddl"),
     ):
-        fresh.execute("CREATE TEMP TABLE fresh (x int)")
+        fresh.execute("CREATE TABLE IF NOT EXISTS fresh (x int)")
 
     selected = _check(select, CLIENTS["select"])
     tpcb_done = _check(tpcb, CLIENTS["tpcb"])

@@ -105,10 +105,27 @@ def test_client_encoding_utf8_passes_and_sets_lexing() -> None:
     assert settings.lexing.modelable
 
 
-@pytest.mark.parametrize("encoding", ["SJIS", "BIG5", "GBK"])
-def test_client_encoding_unmodelable_refused(encoding: str) -> None:
-    with pytest.raises(StartupRefused, match=f"client_encoding '{encoding}'"):
-        resolve({"client_encoding": encoding})
+@pytest.mark.parametrize("encoding", ["SJIS", "BIG5", "GBK", "LATIN1"])
+def test_client_encoding_unmodelable_is_left_to_policy(encoding: str) -> None:
+    """Not refused here: the listener puts it to policy as the SET it amounts to; until
+    then the upstream speaks UTF-8 and the state the classifier models holds."""
+    settings = resolve({"options": f"-c client_encoding={encoding}"})
+    assert settings.encoding == encoding
+    assert settings.upstream == {"client_encoding": "UTF8"}
+    assert settings.lexing.modelable
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        ("-c airlock.reason=rotate keys", "rotate keys"),
+        ("-c airlock.reason=rotate  keys now -c timezone=UTC", "rotate keys now"),
+        ("--airlock.reason=a b", "a b"),
+        (r"-c airlock.reason=rotate\ keys", "rotate keys"),
+    ],
+)
+def test_the_reason_takes_the_words_up_to_the_next_option(options: str, reason: str) -> None:
+    assert resolve({"options": options}).reason == reason
 
 
 @pytest.mark.parametrize(
