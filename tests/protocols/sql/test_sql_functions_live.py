@@ -1,6 +1,6 @@
 """The built-in function table against a live PostgreSQL 15, and what invariant 10 buys.
 
-``protocols.sql.functions`` is generated from ``pg_proc`` (scripts/gen_sql_functions.py); if
+``protocols.sql.functions`` is generated from ``pg_proc`` (scripts/gen_sql_builtins.py); if
 a server version adds or drops a function name, the first test fails instead of the
 classifier silently calling a new built-in ``unknown`` or a dropped one benign.
 """

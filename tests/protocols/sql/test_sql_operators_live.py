@@ -1,6 +1,6 @@
 """The built-in tables the SQL classifier relies on, checked against a live PostgreSQL 15.
 
-``protocols.sql.operators`` is generated from ``pg_operator`` (scripts/gen_sql_operators.py);
+``protocols.sql.operators`` is generated from ``pg_operator`` (scripts/gen_sql_builtins.py);
 if a server version adds or drops an operator name, this fails instead of the classifier
 silently calling a new built-in ``unknown`` or a dropped one benign. The function forms of
 sensitive catalogs are checked the same way: every set-returning function a sensitive
