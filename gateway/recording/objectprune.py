@@ -14,10 +14,10 @@ object: deleting twice is harmless and each deletion is on record.
 from __future__ import annotations
 
 import contextlib
-import secrets
 
 from gateway.recording import chain
 from gateway.recording.objectstore import TranscriptObjects
+from gateway.recording.pruner import open_prune_record
 from gateway.recording.verify import MAINTENANCE_PREFIX
 from gateway.recording.writer import Recorder, RecorderError
 
@@ -47,17 +47,7 @@ async def prune_objects_once(
     ]
     if not expired:
         return []
-    sid = f"{MAINTENANCE_PREFIX}{int(now * 1000)}-{secrets.token_hex(3)}"
-    writer = recorder.open(
-        sid,
-        ts=now,
-        protocol="maintenance",
-        user="airlock",
-        target="recording",
-        retention_days=retention_days,
-        cutoff=cutoff,
-        storage=objects.url,
-    )
+    writer = open_prune_record(recorder, now, retention_days, cutoff, storage=objects.url)
     deleted: list[str] = []
     try:
         for session, key, size in expired:

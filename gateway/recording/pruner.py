@@ -24,7 +24,7 @@ from pathlib import Path
 from gateway.recording import chain
 from gateway.recording.retention import Pruned, prune
 from gateway.recording.verify import MAINTENANCE_PREFIX, transcripts
-from gateway.recording.writer import Recorder, RecorderError
+from gateway.recording.writer import Recorder, RecorderError, TranscriptWriter
 
 log = logging.getLogger("airlock.recording")
 
@@ -80,6 +80,23 @@ def find_expired(
     return found
 
 
+def open_prune_record(
+    recorder: Recorder, now: float, retention_days: float, cutoff: float, **fields: object
+) -> TranscriptWriter:
+    """The maintenance transcript that puts a retention pass on record before it deletes."""
+    sid = f"{MAINTENANCE_PREFIX}{int(now * 1000)}-{secrets.token_hex(3)}"
+    return recorder.open(
+        sid,
+        ts=now,
+        protocol="maintenance",
+        user="airlock",
+        target="recording",
+        retention_days=retention_days,
+        cutoff=cutoff,
+        **fields,
+    )
+
+
 async def prune_once(
     recorder: Recorder, directory: Path, retention_days: float, now: float
 ) -> list[Pruned]:
@@ -89,16 +106,7 @@ async def prune_once(
     expired = await asyncio.to_thread(find_expired, directory, retention_days, now, keep)
     if not expired:
         return []
-    sid = f"{MAINTENANCE_PREFIX}{int(now * 1000)}-{secrets.token_hex(3)}"
-    writer = recorder.open(
-        sid,
-        ts=now,
-        protocol="maintenance",
-        user="airlock",
-        target="recording",
-        retention_days=retention_days,
-        cutoff=now - retention_days * 86400,
-    )
+    writer = open_prune_record(recorder, now, retention_days, now - retention_days * 86400)
     try:
         for e in expired:
             writer.write(
